@@ -1,0 +1,108 @@
+using System.Numerics.Tensors;
+
+namespace ActionKit.Kernels.Cpu;
+
+/// <summary>
+/// Elementwise kernels on flat buffers: activations (ReLU, Sigmoid, Swish) and their backward passes, residual add,
+/// scaling. Parallel over fixed chunks; every element is computed independently, so results never depend on threads.
+/// </summary>
+public static unsafe class Elementwise
+{
+    const int ElementsPerChunk = 1 << 14;
+
+    /// <summary>Runs <paramref name="body"/>(offset, length) over [0, count) in fixed chunks.</summary>
+    public static void ForChunks(long count, Action<long, int> body)
+    {
+        int chunks = CpuParallel.ChunkCount(count, ElementsPerChunk);
+        CpuParallel.For(chunks, chunk =>
+        {
+            long start = (long)chunk * ElementsPerChunk;
+            body(start, (int)Math.Min(ElementsPerChunk, count - start));
+        });
+    }
+
+    static Span<float> Span(float* p, long offset, int length) => new(p + offset, length);
+
+    /// <summary>y = max(x, 0).</summary>
+    public static void Relu(float* y, float* x, long count) =>
+        ForChunks(count, (o, n) => TensorPrimitives.Max(Span(x, o, n), 0f, Span(y, o, n)));
+
+    /// <summary>dx = dy where y &gt; 0, else 0 (overwritten).</summary>
+    public static void ReluBackward(float* dx, float* dy, float* y, long count) =>
+        ForChunks(count, (o, n) =>
+        {
+            for (long i = o; i < o + n; i++)
+                dx[i] = y[i] > 0 ? dy[i] : 0;
+        });
+
+    /// <summary>y = 1 / (1 + e^-x).</summary>
+    public static void Sigmoid(float* y, float* x, long count) =>
+        ForChunks(count, (o, n) => TensorPrimitives.Sigmoid(Span(x, o, n), Span(y, o, n)));
+
+    /// <summary>dx = dy · y · (1 - y), with y the sigmoid's output (overwritten).</summary>
+    public static void SigmoidBackward(float* dx, float* dy, float* y, long count) =>
+        ForChunks(count, (o, n) =>
+        {
+            for (long i = o; i < o + n; i++)
+                dx[i] = dy[i] * y[i] * (1 - y[i]);
+        });
+
+    /// <summary>y = x · sigmoid(x).</summary>
+    public static void Swish(float* y, float* x, long count) =>
+        ForChunks(count, (o, n) =>
+        {
+            TensorPrimitives.Sigmoid(Span(x, o, n), Span(y, o, n));
+            TensorPrimitives.Multiply(Span(y, o, n), Span(x, o, n), Span(y, o, n));
+        });
+
+    /// <summary>dx = dy · (s + x·s·(1 - s)) with s = sigmoid(x) (overwritten; dx may alias dy).</summary>
+    public static void SwishBackward(float* dx, float* dy, float* x, long count) =>
+        ForChunks(count, (o, n) =>
+        {
+            Span<float> s = stackalloc float[n];
+            TensorPrimitives.Sigmoid(Span(x, o, n), s);
+            for (int i = 0; i < n; i++)
+            {
+                float si = s[i], xi = x[o + i];
+                dx[o + i] = dy[o + i] * (si + xi * si * (1 - si));
+            }
+        });
+
+    /// <summary>y = a + b, then ReLU when <paramref name="relu"/> (the residual join of a bottleneck block).</summary>
+    public static void Add(float* y, float* a, float* b, long count, bool relu) =>
+        ForChunks(count, (o, n) =>
+        {
+            TensorPrimitives.Add(Span(a, o, n), Span(b, o, n), Span(y, o, n));
+            if (relu)
+                TensorPrimitives.Max(Span(y, o, n), 0f, Span(y, o, n));
+        });
+
+    /// <summary>y += x.</summary>
+    public static void AddInPlace(float* y, float* x, long count) =>
+        ForChunks(count, (o, n) => TensorPrimitives.Add(Span(y, o, n), Span(x, o, n), Span(y, o, n)));
+
+    /// <summary>x *= factor.</summary>
+    public static void Scale(float* x, float factor, long count) =>
+        ForChunks(count, (o, n) => TensorPrimitives.Multiply(Span(x, o, n), factor, Span(x, o, n)));
+
+    /// <summary>x = value.</summary>
+    public static void Fill(float* x, float value, long count) =>
+        ForChunks(count, (o, n) => Span(x, o, n).Fill(value));
+
+    /// <summary>Σ x², in double, reduced over fixed chunks in order (gradient-norm clipping).</summary>
+    public static double SumOfSquares(float* x, long count)
+    {
+        int chunks = CpuParallel.ChunkCount(count, ElementsPerChunk);
+        var partial = new double[chunks];
+        CpuParallel.For(chunks, chunk =>
+        {
+            long start = (long)chunk * ElementsPerChunk;
+            int n = (int)Math.Min(ElementsPerChunk, count - start);
+            partial[chunk] = TensorPrimitives.SumOfSquares(Span(x, start, n));
+        });
+        double sum = 0;
+        foreach (var p in partial)
+            sum += p;
+        return sum;
+    }
+}

@@ -1,0 +1,83 @@
+using ActionKit.Kernels;
+
+namespace ActionKit.Engine;
+
+/// <summary>
+/// The narrow seam between layers and hardware: memory plus the primitive operations every layer is built from.
+/// A new accelerator implements this interface; layers never touch device memory themselves.
+/// Conventions: shapes are channels-last; parameter gradients accumulate (+=), activation gradients are overwritten.
+/// </summary>
+public interface IBackend : IDisposable
+{
+    string Name { get; }
+
+    /// <summary>A new zero-filled tensor that owns its memory (dispose it).</summary>
+    Tensor Allocate(params int[] shape);
+
+    void Upload(Tensor destination, ReadOnlySpan<float> source);
+    void Download(Tensor source, Span<float> destination);
+    void Fill(Tensor tensor, float value);
+    void Copy(Tensor destination, Tensor source);
+
+    /// <summary>c[m,n] = (accumulate ? c : 0) + op(a)[m,k]·op(b)[k,n], row-major (see Kernels.Cpu.Gemm).</summary>
+    void MatMul(Tensor c, Tensor a, Tensor b, int m, int n, int k, bool transposeA, bool transposeB, bool accumulate);
+
+    void Conv3dForward(Tensor output, Tensor input, Tensor weight, ConvGeometry geometry);
+    void Conv3dBackwardInput(Tensor dInput, Tensor dOutput, Tensor weight, ConvGeometry geometry);
+    void Conv3dBackwardWeight(Tensor dWeight, Tensor dOutput, Tensor input, ConvGeometry geometry);
+
+    void DepthwiseConv3dForward(Tensor output, Tensor input, Tensor weight, ConvGeometry geometry);
+    void DepthwiseConv3dBackwardInput(Tensor dInput, Tensor dOutput, Tensor weight, ConvGeometry geometry);
+    void DepthwiseConv3dBackwardWeight(Tensor dWeight, Tensor dOutput, Tensor input, ConvGeometry geometry);
+
+    /// <summary>Batch statistics per channel over rows of x [rows, C]; saves mean and invStd, updates running stats.</summary>
+    void BatchNormForwardTraining(Tensor y, Tensor mean, Tensor invStd, Tensor runningMean, Tensor runningVar,
+        Tensor x, Tensor gamma, Tensor beta, float momentum, float epsilon, bool relu);
+    void BatchNormForwardInference(Tensor y, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+        float epsilon, bool relu);
+    /// <summary>With <paramref name="relu"/>, y is the fused output used as the mask; otherwise y is ignored.</summary>
+    void BatchNormBackward(Tensor dx, Tensor dGamma, Tensor dBeta, Tensor dy, Tensor x, Tensor? y, Tensor gamma,
+        Tensor mean, Tensor invStd, bool relu);
+
+    void Relu(Tensor y, Tensor x);
+    void ReluBackward(Tensor dx, Tensor dy, Tensor y);
+    void Sigmoid(Tensor y, Tensor x);
+    void SigmoidBackward(Tensor dx, Tensor dy, Tensor y);
+    void Swish(Tensor y, Tensor x);
+    void SwishBackward(Tensor dx, Tensor dy, Tensor x);
+
+    /// <summary>y = a + b, then ReLU when asked.</summary>
+    void Add(Tensor y, Tensor a, Tensor b, bool relu);
+    void AddInPlace(Tensor y, Tensor x);
+    void Scale(Tensor x, float factor);
+
+    /// <summary>y [rows, C] += bias [C]; dBias += Σ_rows dy.</summary>
+    void BiasForward(Tensor y, Tensor bias);
+    void BiasBackward(Tensor dBias, Tensor dy);
+
+    /// <summary>y [N, S, C] = x · scale [N, C]; backward overwrites dx and dScale.</summary>
+    void ChannelScaleForward(Tensor y, Tensor x, Tensor scale);
+    void ChannelScaleBackward(Tensor dx, Tensor dScale, Tensor dy, Tensor x, Tensor scale);
+
+    /// <summary>x [N, D, H, W, C] to y [N, C].</summary>
+    void GlobalAveragePoolForward(Tensor y, Tensor x);
+    void GlobalAveragePoolBackward(Tensor dx, Tensor dy);
+
+    /// <summary>Spatial stride (1, s, s) sampling of x [N, D, H, W, C], as a strided 1x1x1 convolution reads it.</summary>
+    void SubsampleForward(Tensor y, Tensor x, int stride);
+    void SubsampleBackward(Tensor dx, Tensor dy, int stride);
+
+    void DropoutForward(Tensor y, Tensor mask, Tensor x, float probability, ulong seed);
+    void DropoutBackward(Tensor dx, Tensor dy, Tensor mask);
+
+    /// <summary>Softmax cross-entropy of logits [N, K]; returns the mean loss, keeps per-sample losses and probabilities.</summary>
+    double CrossEntropyForward(Tensor losses, Tensor probabilities, Tensor logits, ReadOnlySpan<int> labels, float smoothing);
+    void CrossEntropyBackward(Tensor dLogits, Tensor probabilities, ReadOnlySpan<int> labels, float smoothing);
+
+    void SgdStep(Tensor parameters, Tensor gradients, Tensor momentumBuffer, float learningRate, float momentum, float weightDecay);
+    void AdamWStep(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment,
+        float learningRate, float beta1, float beta2, float epsilon, float weightDecay, long step);
+
+    /// <summary>Σ x² in a fixed reduction order.</summary>
+    double SumOfSquares(Tensor x);
+}

@@ -1,0 +1,63 @@
+namespace ActionKit.Engine.Layers;
+
+/// <summary>
+/// BatchNorm3d over the channels of a channels-last tensor, optionally fused with the ReLU after it. Training uses
+/// batch statistics and updates the running ones (PyTorch's momentum and unbiased variance); evaluation uses the
+/// running statistics.
+/// </summary>
+public sealed class BatchNorm3d : Layer
+{
+    readonly int channels;
+    readonly float epsilon, momentum;
+    readonly bool relu;
+    Tensor? input, output, inputGradient, mean, invStd;
+
+    public BatchNorm3d(ParameterStore store, IBackend backend, string name, int channels, float epsilon, float momentum,
+        bool relu, float initialScale = 1f) : base(backend)
+    {
+        this.channels = channels;
+        this.epsilon = epsilon;
+        this.momentum = momentum;
+        this.relu = relu;
+        Weight = store.Add($"{name}.weight", [channels], new Initializer.Constant(initialScale));
+        Bias = store.Add($"{name}.bias", [channels], new Initializer.Constant(0));
+        RunningMean = store.AddBuffer($"{name}.running_mean", [channels], 0);
+        RunningVar = store.AddBuffer($"{name}.running_var", [channels], 1);
+        BatchesTracked = store.AddCounter($"{name}.num_batches_tracked");
+    }
+
+    public Parameter Weight { get; }
+    public Parameter Bias { get; }
+    public Parameter RunningMean { get; }
+    public Parameter RunningVar { get; }
+    public Counter BatchesTracked { get; }
+
+    public Tensor Forward(Tensor x, bool training)
+    {
+        if (x.Dim(-1) != channels)
+            throw new ArgumentException($"{Weight.Name}: expects {channels} channels, got {Tensor.Describe(x.Shape)}.");
+        Ensure(ref output, x.Shape);
+        if (training)
+        {
+            Ensure(ref mean, channels);
+            Ensure(ref invStd, channels);
+            Backend.BatchNormForwardTraining(output!, mean!, invStd!, RunningMean.Value, RunningVar.Value, x,
+                Weight.Value, Bias.Value, momentum, epsilon, relu);
+            BatchesTracked.Value++;
+        }
+        else
+            Backend.BatchNormForwardInference(output!, x, Weight.Value, Bias.Value, RunningMean.Value, RunningVar.Value, epsilon, relu);
+        input = x;
+        return output!;
+    }
+
+    /// <summary>Backward of the training-mode forward (batch statistics).</summary>
+    public Tensor Backward(Tensor dy)
+    {
+        var x = Saved(input, Weight.Name);
+        Ensure(ref inputGradient, x.Shape);
+        Backend.BatchNormBackward(inputGradient!, Weight.Gradient, Bias.Gradient, dy, x, output, Weight.Value,
+            Saved(mean, Weight.Name), Saved(invStd, Weight.Name), relu);
+        return inputGradient!;
+    }
+}

@@ -1,0 +1,68 @@
+using ActionKit.Engine.Layers;
+
+namespace ActionKit.Engine.Models;
+
+/// <summary>
+/// X3D bottleneck: 1x1x1 (BN, ReLU) → depthwise 3x3x3 with spatial stride (BN) → optional SE → Swish →
+/// 1x1x1 (BN) → + shortcut (identity, or strided 1x1x1 + BN) → ReLU. PyTorch names a.0, a.1, b, b_bn, se, c.0, c.1,
+/// short.0, short.1.
+/// </summary>
+public sealed class X3DBlock : Layer
+{
+    readonly PointwiseConv3d expand, project;
+    readonly BatchNorm3d expandNorm, depthwiseNorm, projectNorm;
+    readonly DepthwiseConv3d depthwise;
+    readonly SqueezeExcitation? squeeze;
+    readonly Swish swish;
+    readonly PointwiseConv3d? shortcut;
+    readonly BatchNorm3d? shortcutNorm;
+    Tensor? output, outputGradient;
+
+    public X3DBlock(ParameterStore store, IBackend backend, string name, int inChannels, int innerChannels, int outChannels,
+        int stride, int squeezeChannels, X3DConfig config) : base(backend)
+    {
+        float eps = config.BatchNormEpsilon, momentum = config.BatchNormMomentum;
+        expand = new PointwiseConv3d(store, backend, $"{name}.a.0", inChannels, innerChannels);
+        expandNorm = new BatchNorm3d(store, backend, $"{name}.a.1", innerChannels, eps, momentum, relu: true);
+        depthwise = new DepthwiseConv3d(store, backend, $"{name}.b", innerChannels, (3, 3, 3), (1, stride, stride), (1, 1, 1));
+        depthwiseNorm = new BatchNorm3d(store, backend, $"{name}.b_bn", innerChannels, eps, momentum, relu: false);
+        if (squeezeChannels > 0)
+            squeeze = new SqueezeExcitation(store, backend, $"{name}.se", innerChannels, squeezeChannels);
+        swish = new Swish(backend);
+        project = new PointwiseConv3d(store, backend, $"{name}.c.0", innerChannels, outChannels);
+        // Zero-initialised last BN: each residual branch starts as the identity (Goyal et al.), which steadies training from scratch.
+        projectNorm = new BatchNorm3d(store, backend, $"{name}.c.1", outChannels, eps, momentum, relu: false, initialScale: 0f);
+        if (inChannels != outChannels || stride > 1)
+        {
+            shortcut = new PointwiseConv3d(store, backend, $"{name}.short.0", inChannels, outChannels, stride);
+            shortcutNorm = new BatchNorm3d(store, backend, $"{name}.short.1", outChannels, eps, momentum, relu: false);
+        }
+    }
+
+    public Tensor Forward(Tensor x, bool training)
+    {
+        var h = expandNorm.Forward(expand.Forward(x), training);
+        h = depthwiseNorm.Forward(depthwise.Forward(h), training);
+        if (squeeze is not null)
+            h = squeeze.Forward(h);
+        h = projectNorm.Forward(project.Forward(swish.Forward(h)), training);
+        var skip = shortcut is null ? x : shortcutNorm!.Forward(shortcut.Forward(x), training);
+        Ensure(ref output, h.Shape);
+        Backend.Add(output!, h, skip, relu: true);
+        return output!;
+    }
+
+    public Tensor Backward(Tensor dy)
+    {
+        var y = Saved(output, nameof(X3DBlock));
+        Ensure(ref outputGradient, y.Shape);
+        Backend.ReluBackward(outputGradient!, dy, y);
+        var dh = swish.Backward(project.Backward(projectNorm.Backward(outputGradient!)));
+        if (squeeze is not null)
+            dh = squeeze.Backward(dh);
+        var dx = expand.Backward(expandNorm.Backward(depthwise.Backward(depthwiseNorm.Backward(dh))));
+        var dSkip = shortcut is null ? outputGradient! : shortcut.Backward(shortcutNorm!.Backward(outputGradient!));
+        Backend.AddInPlace(dx, dSkip);
+        return dx;
+    }
+}

@@ -1,0 +1,52 @@
+namespace ActionKit.Engine.Models;
+
+/// <summary>
+/// The shape of an X3D network (x3d.md): stage widths and depths, bottleneck expansion, squeeze-excitation
+/// placement and the head. <see cref="XS"/> gives the published X3D-XS/S/M weights' shapes.
+/// </summary>
+public sealed record X3DConfig(
+    int NumClasses,
+    int StemWidth = 24,
+    int[]? Widths = null,
+    int[]? Depths = null,
+    double BottleneckFactor = 2.25,
+    double SeRatio = 0.0625,
+    int SeEvery = 2,
+    int HeadWidth = 432,
+    int HeadHidden = 2048,
+    float Dropout = 0.5f,
+    float BatchNormEpsilon = 1e-5f,
+    float BatchNormMomentum = 0.1f)
+{
+    public int[] StageWidths { get; init; } = Widths ?? [24, 48, 96, 192];
+
+    /// <summary>Blocks per stage: ceil(2.2 · [1, 2, 5, 3]) = [3, 5, 11, 7] (pytorchvideo's rounding; mmaction2's gives [2, 4, 11, 6]).</summary>
+    public int[] StageDepths { get; init; } = Depths ?? [3, 5, 11, 7];
+
+    public static X3DConfig XS(int numClasses) => new(numClasses);
+
+    /// <summary>Inner (expanded) width of a stage's bottleneck: int(2.25 · width) = 54, 108, 216, 432.</summary>
+    public int InnerWidth(int stageWidth) => (int)(BottleneckFactor * stageWidth);
+
+    /// <summary>
+    /// Squeeze-excitation width, pytorchvideo's round_width(inner, ratio, min 8, divisor 8): 8, 8, 16, 32 for X3D.
+    /// </summary>
+    public int SqueezeWidth(int inner)
+    {
+        double width = inner * SeRatio;
+        int rounded = Math.Max(8, (int)(width + 4) / 8 * 8);
+        return rounded < 0.9 * width ? rounded + 8 : rounded;
+    }
+
+    public void Validate()
+    {
+        if (NumClasses < 1)
+            throw new ArgumentException($"X3D needs at least one class, got {NumClasses}.");
+        if (StageWidths.Length == 0 || StageWidths.Length != StageDepths.Length)
+            throw new ArgumentException($"X3D stage widths ({StageWidths.Length}) and depths ({StageDepths.Length}) must be non-empty and of equal length.");
+        if (StemWidth < 1 || StageWidths.Any(w => w < 1) || StageDepths.Any(d => d < 1) || HeadWidth < 1 || HeadHidden < 1)
+            throw new ArgumentException("X3D widths and depths must be positive.");
+        if (BottleneckFactor <= 0 || SeRatio < 0 || SeEvery < 0 || Dropout is < 0 or >= 1)
+            throw new ArgumentException("X3D bottleneck factor must be positive, SE ratio and period non-negative, dropout in [0, 1).");
+    }
+}
