@@ -50,15 +50,7 @@ static class GradientCheck
         for (int p = 0; p < probes; p++)
         {
             int i = probes == values.Length ? p : random.NextInt(values.Length);
-            float original = values[i];
-            values[i] = (float)(original + step);
-            variable.CopyFrom(values);
-            double plus = loss();
-            values[i] = (float)(original - step);
-            variable.CopyFrom(values);
-            double minus = loss();
-            values[i] = original;
-            variable.CopyFrom(values);
+            double plus = LossAt(i, values[i] + step), minus = LossAt(i, values[i] - step);
             double numeric = (plus - minus) / (2 * step), a = analytic[i], diff = Math.Abs(a - numeric);
             diffSquares += diff * diff;
             analyticSquares += a * a;
@@ -73,6 +65,17 @@ static class GradientCheck
         double relative = scale < 1e-12 ? Math.Sqrt(diffSquares) : Math.Sqrt(diffSquares) / scale;
         Assert.True(relative < tolerance,
             $"{name}: relative error {relative:E2} over {probes} probes (tolerance {tolerance:E0}); worst {worstText}; first analytic [{string.Join(", ", analytic.Take(4).Select(v => v.ToString("G4")))}]");
+
+        double LossAt(int index, double value)
+        {
+            float original = values[index];
+            values[index] = (float)value;
+            variable.CopyFrom(values);
+            double result = loss();
+            values[index] = original;
+            variable.CopyFrom(values);
+            return result;
+        }
     }
 
     /// <summary>

@@ -36,25 +36,51 @@ public sealed class X3DTests
     }
 
     [Fact]
-    public void WholeNetworkGradientsMatchFiniteDifferences()
+    public void WholeNetworkMatchesTheDoublePrecisionReference()
     {
         using var backend = new CpuBackend();
-        using var model = new X3D(Tiny(), backend, seed: 3);
+        var config = Tiny();
+        using var model = new X3D(config, backend, seed: 3);
         ConditionForGradientCheck(model.Parameters, 5);
         using var clips = RandomTensor(backend, 11, 2, 4, 16, 16, 3);
-        ulong dropoutState = model.DropoutRandom.State;
-        Tensor Forward(Tensor x)
+        ulong dropoutSeed = new DeterministicRandom(model.DropoutRandom.State).NextUInt64();
+        var logits = model.Forward(clips, training: true).ToArray();
+
+        var parameters = model.Parameters.Trainable.ToDictionary(p => p.Name, p => p.Value.ToArray().Select(v => (double)v).ToArray());
+        var input = new Nd(clips.ToArray().Select(v => (double)v).ToArray(), clips.Shape);
+        var expected = ReferenceX3D.Logits(config, name => parameters[name], input, dropoutSeed);
+        for (int i = 0; i < logits.Length; i++)
+            Assert.True(Math.Abs(logits[i] - expected[i]) < 1e-4 * (1 + Math.Abs(expected[i])), $"logit {i}: engine {logits[i]}, reference {expected[i]}");
+
+        var weights = RandomValues(logits.Length, 99);
+        using var dLogits = backend.Allocate(2, config.NumClasses);
+        dLogits.CopyFrom(weights);
+        model.Parameters.ZeroGradients();
+        model.Backward(dLogits);
+        double Loss() => ReferenceX3D.Logits(config, name => parameters[name], input, dropoutSeed).Select((v, i) => v * weights[i]).Sum();
+        var random = new DeterministicRandom(23);
+        foreach (var p in model.Parameters.Trainable)
         {
-            model.DropoutRandom.State = dropoutState;
-            return model.Forward(x, training: true);
+            var analytic = p.Gradient.ToArray();
+            var values = parameters[p.Name];
+            double diffSquares = 0, normSquares = 0;
+            for (int probe = 0; probe < Math.Min(values.Length, 6); probe++)
+            {
+                int i = random.NextInt(values.Length);
+                const double step = 1e-6;
+                double original = values[i];
+                values[i] = original + step;
+                double plus = Loss();
+                values[i] = original - step;
+                double minus = Loss();
+                values[i] = original;
+                double numeric = (plus - minus) / (2 * step);
+                diffSquares += Math.Pow(analytic[i] - numeric, 2);
+                normSquares += numeric * numeric;
+            }
+            double relative = Math.Sqrt(diffSquares) / Math.Max(Math.Sqrt(normSquares), 1e-6);
+            Assert.True(relative < 1e-3, $"d{p.Name}: relative error {relative:E2} against double-precision finite differences");
         }
-        // Each layer is checked to 1e-3 on its own. Through a stack of ReLU-gated blocks some pre-activation always lies within
-        // a step of its kink, so the whole network gets 5e-2: a wrong or missing term still shows as an error near 1.
-        CheckLayer("x3d", model.Parameters, clips, Forward, dy =>
-        {
-            model.Backward(dy);
-            return null;
-        }, step: 1e-3, tolerance: 5e-2, noiseFloor: 1e-3, maxProbes: 6);
     }
 
     [Theory]
@@ -68,7 +94,7 @@ public sealed class X3DTests
         store.Allocate(backend, 4);
         ConditionForGradientCheck(store, 6);
         using var x = RandomTensor(backend, 8, 2, 3, 5, 5, inChannels);
-        CheckLayer("block", store, x, v => block.Forward(v, training: true), block.Backward, step: 1e-3, tolerance: 1e-2);
+        CheckLayer("block", store, x, v => block.Forward(v, training: true), block.Backward, step: 1e-3, tolerance: 5e-3, noiseFloor: 1e-4);
     }
 
     /// <summary>
