@@ -21,10 +21,10 @@ static class ReferenceX3D
         h = Convolution(h, parameter("stem.1.weight"), config.StemWidth, (5, 1, 1), (1, 1, 1), (2, 0, 0), groups: config.StemWidth);
         h = BatchNorm(h, parameter, "stem.2", config.BatchNormEpsilon, relu: true);
         int channels = config.StemWidth, index = 0;
-        for (int stage = 0; stage < config.StageWidths.Length; stage++)
-            for (int i = 0; i < config.StageDepths[stage]; i++, index++)
+        for (int stage = 0; stage < config.Widths.Length; stage++)
+            for (int i = 0; i < config.Depths[stage]; i++, index++)
             {
-                int width = config.StageWidths[stage], inner = config.InnerWidth(width), stride = i == 0 ? 2 : 1;
+                int width = config.Widths[stage], inner = config.InnerWidth(width), stride = i == 0 ? 2 : 1;
                 h = Block(h, parameter, $"blocks.{index}", config, channels, inner, width, stride, squeeze: i % config.SeEvery == 0);
                 channels = width;
             }

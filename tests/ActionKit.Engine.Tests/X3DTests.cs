@@ -5,14 +5,21 @@ namespace ActionKit.Engine.Tests;
 
 public sealed class X3DTests
 {
-    internal static X3DConfig Tiny(int classes = 3) => new(classes, StemWidth: 4, Widths: [4, 8], Depths: [2, 2],
-        HeadWidth: 12, HeadHidden: 16, Dropout: 0.5f);
+    internal static X3DConfig Tiny(int classes = 3) => new()
+    {
+        NumClasses = classes,
+        StemWidth = 4,
+        Widths = [4, 8],
+        Depths = [2, 2],
+        HeadWidth = 12,
+        HeadHidden = 16,
+    };
 
     [Fact]
     public void ParameterCountOfX3DXsWith400ClassesIs3Point8Million()
     {
         using var backend = new CpuBackend();
-        using var model = new X3D(X3DConfig.XS(400), backend, seed: 1);
+        using var model = new X3D(new X3DConfig { NumClasses = 400 }, backend, seed: 1);
         long count = model.Parameters.TrainableCount;
         Assert.InRange(count, 3_750_000, 3_849_999);
     }
@@ -21,7 +28,7 @@ public sealed class X3DTests
     public void ParameterNamesFollowThePyTorchStateDict()
     {
         using var backend = new CpuBackend();
-        using var model = new X3D(X3DConfig.XS(51), backend, seed: 1);
+        using var model = new X3D(new X3DConfig { NumClasses = 51 }, backend, seed: 1);
         var names = model.Parameters.Parameters.Select(p => p.Name).ToHashSet();
         string[] expected = ["stem.0.weight", "stem.1.weight", "stem.2.running_var", "blocks.0.a.0.weight", "blocks.0.a.1.bias",
             "blocks.0.b.weight", "blocks.0.b_bn.weight", "blocks.0.se.fc1.weight", "blocks.0.se.fc2.bias", "blocks.0.c.0.weight",

@@ -33,10 +33,10 @@ public sealed class X3D : IDisposable
 
         var list = new List<X3DBlock>();
         int channels = config.StemWidth;
-        for (int stage = 0; stage < config.StageWidths.Length; stage++)
+        for (int stage = 0; stage < config.Widths.Length; stage++)
         {
-            int width = config.StageWidths[stage], inner = config.InnerWidth(width);
-            for (int i = 0; i < config.StageDepths[stage]; i++)
+            int width = config.Widths[stage], inner = config.InnerWidth(width);
+            for (int i = 0; i < config.Depths[stage]; i++)
             {
                 bool squeeze = config.SeRatio > 0 && config.SeEvery > 0 && i % config.SeEvery == 0;
                 list.Add(new X3DBlock(store, backend, $"blocks.{list.Count}", channels, inner, width, i == 0 ? 2 : 1,

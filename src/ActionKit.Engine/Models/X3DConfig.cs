@@ -2,28 +2,28 @@ namespace ActionKit.Engine.Models;
 
 /// <summary>
 /// The shape of an X3D network (x3d.md): stage widths and depths, bottleneck expansion, squeeze-excitation
-/// placement and the head. <see cref="XS"/> gives the published X3D-XS/S/M weights' shapes.
+/// placement and the head. The defaults give the published X3D-XS/S/M weights' shapes.
 /// </summary>
-public sealed record X3DConfig(
-    int NumClasses,
-    int StemWidth = 24,
-    int[]? Widths = null,
-    int[]? Depths = null,
-    double BottleneckFactor = 2.25,
-    double SeRatio = 0.0625,
-    int SeEvery = 2,
-    int HeadWidth = 432,
-    int HeadHidden = 2048,
-    float Dropout = 0.5f,
-    float BatchNormEpsilon = 1e-5f,
-    float BatchNormMomentum = 0.1f)
+public sealed record X3DConfig
 {
-    public int[] StageWidths { get; init; } = Widths ?? [24, 48, 96, 192];
+    public required int NumClasses { get; init; }
+    public int StemWidth { get; init; } = 24;
+    public int[] Widths { get; init; } = [24, 48, 96, 192];
 
     /// <summary>Blocks per stage: ceil(2.2 · [1, 2, 5, 3]) = [3, 5, 11, 7] (pytorchvideo's rounding; mmaction2's gives [2, 4, 11, 6]).</summary>
-    public int[] StageDepths { get; init; } = Depths ?? [3, 5, 11, 7];
+    public int[] Depths { get; init; } = [3, 5, 11, 7];
 
-    public static X3DConfig XS(int numClasses) => new(numClasses);
+    public double BottleneckFactor { get; init; } = 2.25;
+    public double SeRatio { get; init; } = 0.0625;
+
+    /// <summary>Squeeze-excitation on blocks 0, SeEvery, 2·SeEvery, ... of each stage (0: none).</summary>
+    public int SeEvery { get; init; } = 2;
+
+    public int HeadWidth { get; init; } = 432;
+    public int HeadHidden { get; init; } = 2048;
+    public float Dropout { get; init; } = 0.5f;
+    public float BatchNormEpsilon { get; init; } = 1e-5f;
+    public float BatchNormMomentum { get; init; } = 0.1f;
 
     /// <summary>Inner (expanded) width of a stage's bottleneck: int(2.25 · width) = 54, 108, 216, 432.</summary>
     public int InnerWidth(int stageWidth) => (int)(BottleneckFactor * stageWidth);
@@ -42,9 +42,9 @@ public sealed record X3DConfig(
     {
         if (NumClasses < 1)
             throw new ArgumentException($"X3D needs at least one class, got {NumClasses}.");
-        if (StageWidths.Length == 0 || StageWidths.Length != StageDepths.Length)
-            throw new ArgumentException($"X3D stage widths ({StageWidths.Length}) and depths ({StageDepths.Length}) must be non-empty and of equal length.");
-        if (StemWidth < 1 || StageWidths.Any(w => w < 1) || StageDepths.Any(d => d < 1) || HeadWidth < 1 || HeadHidden < 1)
+        if (Widths.Length == 0 || Widths.Length != Depths.Length)
+            throw new ArgumentException($"X3D stage widths ({Widths.Length}) and depths ({Depths.Length}) must be non-empty and of equal length.");
+        if (StemWidth < 1 || Widths.Any(w => w < 1) || Depths.Any(d => d < 1) || HeadWidth < 1 || HeadHidden < 1)
             throw new ArgumentException("X3D widths and depths must be positive.");
         if (BottleneckFactor <= 0 || SeRatio < 0 || SeEvery < 0 || Dropout is < 0 or >= 1)
             throw new ArgumentException("X3D bottleneck factor must be positive, SE ratio and period non-negative, dropout in [0, 1).");
