@@ -1,0 +1,43 @@
+using ActionKit.Engine;
+using ActionKit.Engine.Layers;
+using ActionKit.Engine.Models;
+using ActionKit.Engine.Optimization;
+
+namespace ActionKit.Bench;
+
+/// <summary>Whole-network X3D throughput on the CPU backend: training steps and inference, in clips per second.</summary>
+public static class ModelBenchmarks
+{
+    /// <summary>X3D-XS (51 classes), 4 frames, batch 8 training and batch 1/8 inference at each of <paramref name="sizes"/>.</summary>
+    public static IEnumerable<BenchmarkRow> Run(int[] sizes, int frames = 4, int batch = 8)
+    {
+        using var backend = new CpuBackend();
+        foreach (int size in sizes)
+        {
+            using var model = new X3D(new X3DConfig { NumClasses = 51 }, backend, seed: 1);
+            using var optimizer = new AdamW(model.Parameters, weightDecay: 1e-4f);
+            var loss = new SoftmaxCrossEntropy(backend);
+            using var clips = backend.Allocate(batch, frames, size, size, 3);
+            clips.CopyFrom(Enumerable.Range(0, (int)clips.Length).Select(i => (float)Math.Sin(i * 0.37)).ToArray());
+            var labels = Enumerable.Range(0, batch).Select(i => i % 51).ToArray();
+            string shape = $"X3D-XS {frames}x{size}x{size}";
+
+            double train = Timing.MedianSeconds(() =>
+            {
+                loss.Forward(model.Forward(clips, training: true), labels);
+                model.Parameters.ZeroGradients();
+                model.Backward(loss.Backward());
+                GradientClipping.ClipGlobalNorm(model.Parameters, 40);
+                optimizer.Step(1e-4f);
+            }, warmup: 1, minRuns: 3, minSeconds: 4);
+            yield return new BenchmarkRow("x3d", $"{shape} train step, batch {batch}", batch / train, "clips/s");
+
+            foreach (int inferenceBatch in new[] { 1, batch })
+            {
+                using var view = clips.View(0, inferenceBatch, frames, size, size, 3);
+                double infer = Timing.MedianSeconds(() => model.Forward(view, training: false), warmup: 1, minRuns: 3, minSeconds: 2);
+                yield return new BenchmarkRow("x3d", $"{shape} inference, batch {inferenceBatch}", inferenceBatch / infer, "clips/s");
+            }
+        }
+    }
+}
