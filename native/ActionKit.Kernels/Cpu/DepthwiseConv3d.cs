@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace ActionKit.Kernels.Cpu;
 
 /// <summary>
@@ -14,6 +16,9 @@ namespace ActionKit.Kernels.Cpu;
 public static unsafe class DepthwiseConv3d
 {
     const int MaxChunks = 32;
+
+    // Rows (n, z, y) are numbered with z fastest: the few depth slices around one y stay in cache while they are
+    // reused, instead of whole slices being read again for every z.
 
     /// <summary>output [N, oD, oH, oW, C] = input [N, D, H, W, C] ⊛ weight [C, taps].</summary>
     public static void Forward(float* output, float* input, float* weight, in ConvGeometry g)
@@ -64,12 +69,13 @@ public static unsafe class DepthwiseConv3d
             CpuParallel.For(CpuParallel.ChunkCount(rows, rowsPerChunk), chunk =>
             {
                 for (int row = chunk * rowsPerChunk; row < Math.Min(rows, (chunk + 1) * rowsPerChunk); row++)
-                    job.GatherRow<TSimd, TVector>(tapMajorWeight, row / (targetDepth * targetHeight), row / targetHeight % targetDepth, row % targetHeight);
+                    job.GatherRow<TSimd, TVector>(tapMajorWeight, row / (targetDepth * targetHeight), row % targetDepth, row / targetDepth % targetHeight);
             });
         }
 
         // One target row (n, z, y): for each x, the taps that reach it are the (depth, height) row pairs times the
         // width taps, so no bounds check is left inside the channel loop.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void GatherRow<TSimd, TVector>(float* tapMajorWeight, int n, int z, int y)
             where TSimd : struct, ISimd<TVector> where TVector : struct
         {
@@ -88,23 +94,68 @@ public static unsafe class DepthwiseConv3d
                     pairTap[pairCount++] = ((zTaps.First + i * zTaps.KernelStep) * g.KernelHeight + yTaps.First + j * yTaps.KernelStep) * g.KernelWidth;
                 }
 
+            // Target positions `step` apart with the same width taps read sources `advance` apart: where four of
+            // them do, they share each weight load and keep four sums in flight.
+            int step = towardInput ? g.StrideWidth : 1;
+            long advance = (towardInput ? 1L : g.StrideWidth) * channels;
             float* targetRow = target + (((long)n * (towardInput ? g.InDepth : g.OutDepth) + z) * targetHeight + y) * targetWidth * channels;
-            for (int x = 0; x < targetWidth; x++)
-            {
-                AxisTaps xTaps = Taps(x, g.KernelWidth, g.StrideWidth, g.PadWidth, sourceWidth);
-                long sourceStep = (long)xTaps.SourceStep * channels, weightStep = (long)xTaps.KernelStep * channels;
-                for (int c0 = 0; c0 < channels; c0 += TSimd.Width)
+            float** tapSource = stackalloc float*[g.KernelVolume];
+            float** tapWeight = stackalloc float*[g.KernelVolume];
+            for (int phase = 0; phase < step; phase++)
+                for (int x = phase; x < targetWidth;)
                 {
-                    int c = Math.Min(c0, channels - TSimd.Width);
-                    TVector sum = TSimd.Zero;
+                    AxisTaps xTaps = Taps(x, g.KernelWidth, g.StrideWidth, g.PadWidth, sourceWidth);
+                    int taps = 0;
                     for (int pair = 0; pair < pairCount; pair++)
+                        for (int t = 0; t < xTaps.Count; t++, taps++)
+                        {
+                            tapSource[taps] = pairSource[pair] + (long)(xTaps.Source + t * xTaps.SourceStep) * channels;
+                            tapWeight[taps] = tapMajorWeight + (long)(pairTap[pair] + xTaps.First + t * xTaps.KernelStep) * channels;
+                        }
+                    int fourth = x + 3 * step;
+                    float* targetAt = targetRow + (long)x * channels;
+                    if (fourth < targetWidth && Taps(fourth, g.KernelWidth, g.StrideWidth, g.PadWidth, sourceWidth).SharesTapsWith(xTaps))
                     {
-                        float* s = pairSource[pair] + (long)xTaps.Source * channels + c;
-                        float* w = tapMajorWeight + (long)(pairTap[pair] + xTaps.First) * channels + c;
-                        for (int t = 0; t < xTaps.Count; t++, s += sourceStep, w += weightStep)
-                            sum = TSimd.MultiplyAdd(TSimd.Load(s), TSimd.Load(w), sum);
+                        GatherPositions<TSimd, TVector, On>(targetAt, (long)step * channels, tapSource, tapWeight, taps, advance);
+                        x += 4 * step;
                     }
-                    TSimd.Store(targetRow + (long)x * channels + c, sum);
+                    else
+                    {
+                        GatherPositions<TSimd, TVector, Off>(targetAt, 0, tapSource, tapWeight, taps, 0);
+                        x += step;
+                    }
+                }
+        }
+
+        // target[b·targetAdvance + c] = Σ_tap tapSource[tap][b·sourceAdvance + c] · tapWeight[tap][c], for b < 4
+        // when TFour is on, else b = 0.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void GatherPositions<TSimd, TVector, TFour>(float* target, long targetAdvance, float** tapSource, float** tapWeight, int taps, long sourceAdvance)
+            where TSimd : struct, ISimd<TVector> where TVector : struct where TFour : struct, IFlag
+        {
+            int channels = g.InChannels;
+            for (int c0 = 0; c0 < channels; c0 += TSimd.Width)
+            {
+                int c = Math.Min(c0, channels - TSimd.Width);
+                TVector sum0 = TSimd.Zero, sum1 = TSimd.Zero, sum2 = TSimd.Zero, sum3 = TSimd.Zero;
+                for (int tap = 0; tap < taps; tap++)
+                {
+                    float* s = tapSource[tap] + c;
+                    TVector weight = TSimd.Load(tapWeight[tap] + c);
+                    sum0 = TSimd.MultiplyAdd(TSimd.Load(s), weight, sum0);
+                    if (TFour.IsOn)
+                    {
+                        sum1 = TSimd.MultiplyAdd(TSimd.Load(s + sourceAdvance), weight, sum1);
+                        sum2 = TSimd.MultiplyAdd(TSimd.Load(s + 2 * sourceAdvance), weight, sum2);
+                        sum3 = TSimd.MultiplyAdd(TSimd.Load(s + 3 * sourceAdvance), weight, sum3);
+                    }
+                }
+                TSimd.Store(target + c, sum0);
+                if (TFour.IsOn)
+                {
+                    TSimd.Store(target + targetAdvance + c, sum1);
+                    TSimd.Store(target + 2 * targetAdvance + c, sum2);
+                    TSimd.Store(target + 3 * targetAdvance + c, sum3);
                 }
             }
         }
@@ -140,10 +191,11 @@ public static unsafe class DepthwiseConv3d
         }
 
         // partial [taps, C] += this output row's contribution, one (tap, channel vector) sum at a time over x.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void AccumulateRow<TSimd, TVector>(float* partial, int row)
             where TSimd : struct, ISimd<TVector> where TVector : struct
         {
-            int channels = g.InChannels, n = row / (g.OutDepth * g.OutHeight), z = row / g.OutHeight % g.OutDepth, y = row % g.OutHeight;
+            int channels = g.InChannels, n = row / (g.OutDepth * g.OutHeight), z = row % g.OutDepth, y = row / g.OutDepth % g.OutHeight;
             AxisTaps zTaps = AxisTaps.OfOutput(z, g.KernelDepth, g.StrideDepth, g.PadDepth, g.InDepth);
             AxisTaps yTaps = AxisTaps.OfOutput(y, g.KernelHeight, g.StrideHeight, g.PadHeight, g.InHeight);
             float* dOutputRow = dOutput + (((long)n * g.OutDepth + z) * g.OutHeight + y) * g.OutWidth * channels;
@@ -166,11 +218,20 @@ public static unsafe class DepthwiseConv3d
                         for (int c0 = 0; c0 < channels; c0 += TSimd.Width)
                         {
                             int c = Math.Min(c0, channels - TSimd.Width);
-                            TVector sum = TSimd.Zero;
+                            // Four sums over interleaved columns, so four multiply-adds are in flight.
+                            TVector sum0 = TSimd.Zero, sum1 = TSimd.Zero, sum2 = TSimd.Zero, sum3 = TSimd.Zero;
                             float* d = dOutputRow + (long)xStart * channels + c, s = inputStart + c;
-                            for (int x = xStart; x < xEnd; x++, d += channels, s += inputStep)
-                                sum = TSimd.MultiplyAdd(TSimd.Load(d), TSimd.Load(s), sum);
-                            AddLanes<TSimd, TVector>(partialTap + c, sum, c0 - c);
+                            int x = xStart;
+                            for (; x + 4 <= xEnd; x += 4, d += 4 * channels, s += 4 * inputStep)
+                            {
+                                sum0 = TSimd.MultiplyAdd(TSimd.Load(d), TSimd.Load(s), sum0);
+                                sum1 = TSimd.MultiplyAdd(TSimd.Load(d + channels), TSimd.Load(s + inputStep), sum1);
+                                sum2 = TSimd.MultiplyAdd(TSimd.Load(d + 2 * channels), TSimd.Load(s + 2 * inputStep), sum2);
+                                sum3 = TSimd.MultiplyAdd(TSimd.Load(d + 3 * channels), TSimd.Load(s + 3 * inputStep), sum3);
+                            }
+                            for (; x < xEnd; x++, d += channels, s += inputStep)
+                                sum0 = TSimd.MultiplyAdd(TSimd.Load(d), TSimd.Load(s), sum0);
+                            AddLanes<TSimd, TVector>(partialTap + c, TSimd.Add(TSimd.Add(sum0, sum1), TSimd.Add(sum2, sum3)), c0 - c);
                         }
                     }
                 }
@@ -193,6 +254,7 @@ public static unsafe class DepthwiseConv3d
     }
 
     // tapMajor [taps, C] = weight [C, taps]ᵀ.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void TransposeWeight(float* tapMajor, float* weight, in ConvGeometry g)
     {
         for (int c = 0; c < g.InChannels; c++)
@@ -206,6 +268,8 @@ public static unsafe class DepthwiseConv3d
     /// </summary>
     readonly record struct AxisTaps(int First, int Count, int KernelStep, int Source, int SourceStep)
     {
+        public bool SharesTapsWith(AxisTaps other) => First == other.First && Count == other.Count;
+
         // Target: output position o; source: input positions o·stride − pad + index.
         public static AxisTaps OfOutput(int o, int kernel, int stride, int pad, int inputLength)
         {

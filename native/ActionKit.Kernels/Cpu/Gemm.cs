@@ -14,6 +14,7 @@ public static unsafe class Gemm
 {
     const int TileRows = 6;
     const int DepthBlock = 256;
+    const int SplitBlock = 256;
     const int RowsPerChunk = 16 * TileRows;
     const int ColumnsPerChunk = 256;
     const int MinChunksBeforeDepthSplit = 8;
@@ -91,11 +92,11 @@ public static unsafe class Gemm
 
         CpuParallel.For(chunks, chunk =>
         {
-            float* packed = Scratch.Get(ScratchSlot.Chunk, (long)DepthBlock * paddedN);
+            float* packed = Scratch.Get(ScratchSlot.Chunk, (long)SplitBlock * paddedN);
             int chunkStart = chunk * depthPerChunk, chunkEnd = Math.Min(x.K, chunkStart + depthPerChunk);
-            for (int p0 = chunkStart; p0 < chunkEnd; p0 += DepthBlock)
+            for (int p0 = chunkStart; p0 < chunkEnd; p0 += SplitBlock)
             {
-                int depth = Math.Min(DepthBlock, chunkEnd - p0);
+                int depth = Math.Min(SplitBlock, chunkEnd - p0);
                 PackB<TSimd, TVector>(packed, x, p0, depth, 0, x.N);
                 BlockProduct<TSimd, TVector>(partials + chunk * productLength, x.N, x, packed, p0, depth,
                     0, x.M, 0, x.N, p0 > chunkStart);
@@ -116,6 +117,7 @@ public static unsafe class Gemm
     /// Copies op(b)[p0 .. p0+depth, j0 .. j1] into its panels: the panel at column j (a multiple of 2 vectors) holds
     /// depth rows of its width, zero-padded past column n, and starts at packed + j·depth.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void PackB<TSimd, TVector>(float* packed, in Operands x, int p0, int depth, int j0, int j1)
         where TSimd : struct, ISimd<TVector> where TVector : struct
     {
@@ -143,6 +145,7 @@ public static unsafe class Gemm
 
     // target[i0..i1, j0..j1] (row stride ldt) = (accumulate ? target : 0) + op(a)[i0..i1, p0..p0+depth] · block,
     // where block is op(b)[p0..p0+depth, all columns] packed by PackB.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void BlockProduct<TSimd, TVector>(float* target, int ldt, in Operands x, float* block, int p0, int depth,
         int i0, int i1, int j0, int j1, bool accumulate)
         where TSimd : struct, ISimd<TVector> where TVector : struct
@@ -157,102 +160,87 @@ public static unsafe class Gemm
                 float* tileTarget = target + (long)i * ldt + j, tileA = x.A + i * x.ARowStride + p0 * x.ADepthStride;
                 int rows = Math.Min(TileRows, i1 - i);
                 if (wide)
-                    Tile<TSimd, TVector, TwoVectors>(tileTarget, ldt, tileA, (nint)x.ARowStride, (nint)x.ADepthStride, panel, depth, rows, columns, accumulate);
+                    Tile<TSimd, TVector, On>(tileTarget, ldt, tileA, (nint)x.ARowStride, (nint)x.ADepthStride, panel, depth, rows, columns, accumulate);
                 else
-                    Tile<TSimd, TVector, OneVector>(tileTarget, ldt, tileA, (nint)x.ARowStride, (nint)x.ADepthStride, panel, depth, rows, columns, accumulate);
+                    Tile<TSimd, TVector, Off>(tileTarget, ldt, tileA, (nint)x.ARowStride, (nint)x.ADepthStride, panel, depth, rows, columns, accumulate);
             }
         }
     }
 
-    /// <summary>How many vectors wide a packed panel is; a type parameter so the JIT drops the unused half.</summary>
-    interface IPanelWidth
-    {
-        static abstract bool Wide { get; }
-    }
-
-    readonly struct OneVector : IPanelWidth
-    {
-        public static bool Wide => false;
-    }
-
-    readonly struct TwoVectors : IPanelWidth
-    {
-        public static bool Wide => true;
-    }
-
     /// <summary>
     /// The register tile: target[0..rows, 0..columns] (row stride ldt) = (accumulate ? target : 0) + a · panel for
-    /// 6 rows of a (element (i, p) at a[i·rowStride + p·depthStride]) and one packed panel of 1 or 2 vectors' width.
+    /// 6 rows of a (element (i, p) at a[i·rowStride + p·depthStride]) and one packed panel, 2 vectors wide when
+    /// <typeparamref name="TWide"/> is on, else 1.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Tile<TSimd, TVector, TPanel>(float* target, int ldt, float* a, nint rowStride, nint depthStride,
+    static void Tile<TSimd, TVector, TWide>(float* target, int ldt, float* a, nint rowStride, nint depthStride,
         float* panel, int depth, int rows, int columns, bool accumulate)
-        where TSimd : struct, ISimd<TVector> where TVector : struct where TPanel : struct, IPanelWidth
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TWide : struct, IFlag
     {
         // Rows past the edge re-read the last real row; their sums are computed and dropped.
         nint r1 = Math.Min(1, rows - 1) * rowStride, r2 = Math.Min(2, rows - 1) * rowStride;
         nint r3 = Math.Min(3, rows - 1) * rowStride, r4 = Math.Min(4, rows - 1) * rowStride;
         nint r5 = Math.Min(5, rows - 1) * rowStride;
-        int width = TSimd.Width, panelWidth = TPanel.Wide ? 2 * width : width;
+        int width = TSimd.Width, panelWidth = TWide.IsOn ? 2 * width : width;
         TVector c00 = TSimd.Zero, c01 = TSimd.Zero, c10 = TSimd.Zero, c11 = TSimd.Zero, c20 = TSimd.Zero, c21 = TSimd.Zero;
         TVector c30 = TSimd.Zero, c31 = TSimd.Zero, c40 = TSimd.Zero, c41 = TSimd.Zero, c50 = TSimd.Zero, c51 = TSimd.Zero;
         for (int p = 0; p < depth; p++)
         {
-            TVector b0 = TSimd.Load(panel), b1 = TPanel.Wide ? TSimd.Load(panel + width) : TSimd.Zero;
+            TVector b0 = TSimd.Load(panel), b1 = TWide.IsOn ? TSimd.Load(panel + width) : TSimd.Zero;
             TVector ai = TSimd.Broadcast(a[0]);
             c00 = TSimd.MultiplyAdd(ai, b0, c00);
-            if (TPanel.Wide) c01 = TSimd.MultiplyAdd(ai, b1, c01);
+            if (TWide.IsOn) c01 = TSimd.MultiplyAdd(ai, b1, c01);
             ai = TSimd.Broadcast(a[r1]);
             c10 = TSimd.MultiplyAdd(ai, b0, c10);
-            if (TPanel.Wide) c11 = TSimd.MultiplyAdd(ai, b1, c11);
+            if (TWide.IsOn) c11 = TSimd.MultiplyAdd(ai, b1, c11);
             ai = TSimd.Broadcast(a[r2]);
             c20 = TSimd.MultiplyAdd(ai, b0, c20);
-            if (TPanel.Wide) c21 = TSimd.MultiplyAdd(ai, b1, c21);
+            if (TWide.IsOn) c21 = TSimd.MultiplyAdd(ai, b1, c21);
             ai = TSimd.Broadcast(a[r3]);
             c30 = TSimd.MultiplyAdd(ai, b0, c30);
-            if (TPanel.Wide) c31 = TSimd.MultiplyAdd(ai, b1, c31);
+            if (TWide.IsOn) c31 = TSimd.MultiplyAdd(ai, b1, c31);
             ai = TSimd.Broadcast(a[r4]);
             c40 = TSimd.MultiplyAdd(ai, b0, c40);
-            if (TPanel.Wide) c41 = TSimd.MultiplyAdd(ai, b1, c41);
+            if (TWide.IsOn) c41 = TSimd.MultiplyAdd(ai, b1, c41);
             ai = TSimd.Broadcast(a[r5]);
             c50 = TSimd.MultiplyAdd(ai, b0, c50);
-            if (TPanel.Wide) c51 = TSimd.MultiplyAdd(ai, b1, c51);
+            if (TWide.IsOn) c51 = TSimd.MultiplyAdd(ai, b1, c51);
             a += depthStride;
             panel += panelWidth;
         }
         if (rows == TileRows && columns == panelWidth)
         {
-            StoreTile<TSimd, TVector, TPanel>(target, ldt, accumulate, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+            StoreTile<TSimd, TVector, TWide>(target, ldt, accumulate, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
             return;
         }
         // An edge tile goes through the stack; no call may come while the sums are live, or the JIT spills them
         // inside the loop.
         float* tile = stackalloc float[TileRows * 2 * width];
-        StoreTile<TSimd, TVector, TPanel>(tile, panelWidth, false, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+        StoreTile<TSimd, TVector, TWide>(tile, panelWidth, false, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
         for (int i = 0; i < rows; i++)
             for (int j = 0; j < columns; j++)
                 target[i * ldt + j] = accumulate ? target[i * ldt + j] + tile[i * panelWidth + j] : tile[i * panelWidth + j];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void StoreTile<TSimd, TVector, TPanel>(float* target, int ldt, bool accumulate, TVector c00, TVector c01,
+    static void StoreTile<TSimd, TVector, TWide>(float* target, int ldt, bool accumulate, TVector c00, TVector c01,
         TVector c10, TVector c11, TVector c20, TVector c21, TVector c30, TVector c31, TVector c40, TVector c41, TVector c50, TVector c51)
-        where TSimd : struct, ISimd<TVector> where TVector : struct where TPanel : struct, IPanelWidth
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TWide : struct, IFlag
     {
-        StoreRow<TSimd, TVector, TPanel>(target, c00, c01, accumulate);
-        StoreRow<TSimd, TVector, TPanel>(target + ldt, c10, c11, accumulate);
-        StoreRow<TSimd, TVector, TPanel>(target + 2 * ldt, c20, c21, accumulate);
-        StoreRow<TSimd, TVector, TPanel>(target + 3 * ldt, c30, c31, accumulate);
-        StoreRow<TSimd, TVector, TPanel>(target + 4 * ldt, c40, c41, accumulate);
-        StoreRow<TSimd, TVector, TPanel>(target + 5 * ldt, c50, c51, accumulate);
+        StoreRow<TSimd, TVector, TWide>(target, c00, c01, accumulate);
+        StoreRow<TSimd, TVector, TWide>(target + ldt, c10, c11, accumulate);
+        StoreRow<TSimd, TVector, TWide>(target + 2 * ldt, c20, c21, accumulate);
+        StoreRow<TSimd, TVector, TWide>(target + 3 * ldt, c30, c31, accumulate);
+        StoreRow<TSimd, TVector, TWide>(target + 4 * ldt, c40, c41, accumulate);
+        StoreRow<TSimd, TVector, TWide>(target + 5 * ldt, c50, c51, accumulate);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void StoreRow<TSimd, TVector, TPanel>(float* row, TVector left, TVector right, bool accumulate)
-        where TSimd : struct, ISimd<TVector> where TVector : struct where TPanel : struct, IPanelWidth
+    static void StoreRow<TSimd, TVector, TWide>(float* row, TVector left, TVector right, bool accumulate)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TWide : struct, IFlag
     {
         TSimd.Store(row, accumulate ? TSimd.Add(TSimd.Load(row), left) : left);
-        if (TPanel.Wide)
+        if (TWide.IsOn)
             TSimd.Store(row + TSimd.Width, accumulate ? TSimd.Add(TSimd.Load(row + TSimd.Width), right) : right);
     }
 }

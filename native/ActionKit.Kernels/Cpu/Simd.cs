@@ -74,6 +74,22 @@ internal unsafe struct SimdScalar : ISimd<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MultiplyAdd(float a, float b, float addend) => MathF.FusedMultiplyAdd(a, b, addend);
 }
 
+/// <summary>A flag known when the JIT compiles a generic kernel, so that the code it switches off disappears.</summary>
+internal interface IFlag
+{
+    static abstract bool IsOn { get; }
+}
+
+internal readonly struct On : IFlag
+{
+    public static bool IsOn => true;
+}
+
+internal readonly struct Off : IFlag
+{
+    public static bool IsOn => false;
+}
+
 /// <summary>A kernel body written once for every vector width; <see cref="Simd.Run"/> picks the width.</summary>
 internal interface ISimdKernel
 {
@@ -107,6 +123,7 @@ internal static unsafe class Simd
     /// destination[i] = (accumulate ? destination[i] : 0) + Σ_chunk partials[chunk · length + i], summed in chunk
     /// order so the result does not depend on which thread produced which chunk.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SumChunks<TSimd, TVector>(float* destination, float* partials, long length, int chunks, bool accumulate)
         where TSimd : struct, ISimd<TVector> where TVector : struct
     {
