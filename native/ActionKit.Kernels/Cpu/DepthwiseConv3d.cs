@@ -17,9 +17,6 @@ public static unsafe class DepthwiseConv3d
 {
     const int MaxChunks = 32;
 
-    // Rows (n, z, y) are numbered with z fastest: the few depth slices around one y stay in cache while they are
-    // reused, instead of whole slices being read again for every z.
-
     /// <summary>output [N, oD, oH, oW, C] = input [N, D, H, W, C] ⊛ weight [C, taps].</summary>
     public static void Forward(float* output, float* input, float* weight, in ConvGeometry g)
     {
@@ -69,16 +66,17 @@ public static unsafe class DepthwiseConv3d
             CpuParallel.For(CpuParallel.ChunkCount(rows, rowsPerChunk), chunk =>
             {
                 for (int row = chunk * rowsPerChunk; row < Math.Min(rows, (chunk + 1) * rowsPerChunk); row++)
-                    job.GatherRow<TSimd, TVector>(tapMajorWeight, row / (targetDepth * targetHeight), row % targetDepth, row / targetDepth % targetHeight);
+                    job.GatherRow<TSimd, TVector>(tapMajorWeight, RowAt(row, targetDepth, targetHeight));
             });
         }
 
         // One target row (n, z, y): for each x, the taps that reach it are the (depth, height) row pairs times the
         // width taps, so no bounds check is left inside the channel loop.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        void GatherRow<TSimd, TVector>(float* tapMajorWeight, int n, int z, int y)
+        void GatherRow<TSimd, TVector>(float* tapMajorWeight, (int N, int Z, int Y) at)
             where TSimd : struct, ISimd<TVector> where TVector : struct
         {
+            var (n, z, y) = at;
             int channels = g.InChannels, pairCount = 0;
             var (sourceDepth, sourceHeight, sourceWidth) = towardInput ? (g.OutDepth, g.OutHeight, g.OutWidth) : (g.InDepth, g.InHeight, g.InWidth);
             var (targetHeight, targetWidth) = towardInput ? (g.InHeight, g.InWidth) : (g.OutHeight, g.OutWidth);
@@ -195,7 +193,8 @@ public static unsafe class DepthwiseConv3d
         void AccumulateRow<TSimd, TVector>(float* partial, int row)
             where TSimd : struct, ISimd<TVector> where TVector : struct
         {
-            int channels = g.InChannels, n = row / (g.OutDepth * g.OutHeight), z = row % g.OutDepth, y = row / g.OutDepth % g.OutHeight;
+            int channels = g.InChannels;
+            var (n, z, y) = RowAt(row, g.OutDepth, g.OutHeight);
             AxisTaps zTaps = AxisTaps.OfOutput(z, g.KernelDepth, g.StrideDepth, g.PadDepth, g.InDepth);
             AxisTaps yTaps = AxisTaps.OfOutput(y, g.KernelHeight, g.StrideHeight, g.PadHeight, g.InHeight);
             float* dOutputRow = dOutput + (((long)n * g.OutDepth + z) * g.OutHeight + y) * g.OutWidth * channels;
@@ -237,6 +236,10 @@ public static unsafe class DepthwiseConv3d
                 }
         }
     }
+
+    // Rows (n, z, y) are numbered with z fastest: the few depth slices around one y stay in cache while they are
+    // reused, instead of whole slices being read again for every z.
+    static (int N, int Z, int Y) RowAt(int row, int depth, int height) => (row / (depth * height), row % depth, row / depth % height);
 
     // destination[lane] += value[lane] for lane >= skip; the skipped lanes overlap the previous vector.
     static void AddLanes<TSimd, TVector>(float* destination, TVector value, int skip)

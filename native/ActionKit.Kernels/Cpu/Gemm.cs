@@ -4,17 +4,15 @@ namespace ActionKit.Kernels.Cpu;
 
 /// <summary>Single-precision matrix multiply on row-major, contiguous matrices.</summary>
 /// <remarks>
-/// op(b) is packed into panels of 2 vectors' width (the last one 1 vector wide where that suffices, zero-padded), op(a)
-/// is read in place through strides; a register tile of <see cref="TileRows"/> rows x 1 or 2 vectors accumulates over
-/// blocks of <see cref="DepthBlock"/>. Work is split
-/// into chunks of rows and columns, or, when those are too few and k is deep, into chunks of k whose partial products
-/// are summed in chunk order. Every chunk boundary depends only on (m, n, k), so the result is bit-reproducible.
+/// op(b) is packed into panels 2 vectors wide (the last one 1 vector wide where that suffices, zero-padded); op(a) is
+/// read in place through strides. A register tile of 6 rows x 1 or 2 vectors accumulates over blocks of k. Work is
+/// split into chunks of rows and columns, or, when those are too few and k is deep, into chunks of k whose partial
+/// products are summed in chunk order. Every chunk boundary depends only on (m, n, k), so results are bit-reproducible.
 /// </remarks>
 public static unsafe class Gemm
 {
     const int TileRows = 6;
     const int DepthBlock = 256;
-    const int SplitBlock = 256;
     const int RowsPerChunk = 16 * TileRows;
     const int ColumnsPerChunk = 256;
     const int MinChunksBeforeDepthSplit = 8;
@@ -92,11 +90,11 @@ public static unsafe class Gemm
 
         CpuParallel.For(chunks, chunk =>
         {
-            float* packed = Scratch.Get(ScratchSlot.Chunk, (long)SplitBlock * paddedN);
+            float* packed = Scratch.Get(ScratchSlot.Chunk, (long)DepthBlock * paddedN);
             int chunkStart = chunk * depthPerChunk, chunkEnd = Math.Min(x.K, chunkStart + depthPerChunk);
-            for (int p0 = chunkStart; p0 < chunkEnd; p0 += SplitBlock)
+            for (int p0 = chunkStart; p0 < chunkEnd; p0 += DepthBlock)
             {
-                int depth = Math.Min(SplitBlock, chunkEnd - p0);
+                int depth = Math.Min(DepthBlock, chunkEnd - p0);
                 PackB<TSimd, TVector>(packed, x, p0, depth, 0, x.N);
                 BlockProduct<TSimd, TVector>(partials + chunk * productLength, x.N, x, packed, p0, depth,
                     0, x.M, 0, x.N, p0 > chunkStart);
