@@ -1,8 +1,23 @@
+using System.Runtime.CompilerServices;
+
 namespace ActionKit.Kernels.Cpu;
 
 /// <summary>Single-precision matrix multiply on row-major, contiguous matrices.</summary>
+/// <remarks>
+/// op(b) is packed into panels 2 vectors wide (the last one 1 vector wide where that suffices, zero-padded); op(a) is
+/// read in place through strides. A register tile of 6 rows x 1 or 2 vectors accumulates over blocks of k. Work is
+/// split into chunks of rows and columns, or, when those are too few and k is deep, into chunks of k whose partial
+/// products are summed in chunk order. Every chunk boundary depends only on (m, n, k), so results are bit-reproducible.
+/// </remarks>
 public static unsafe class Gemm
 {
+    const int TileRows = 6;
+    const int DepthBlock = 256;
+    const int RowsPerChunk = 16 * TileRows;
+    const int ColumnsPerChunk = 256;
+    const int MinChunksBeforeDepthSplit = 8;
+    const int MaxDepthChunks = 32;
+
     /// <summary>
     /// c[m,n] = (accumulate ? c : 0) + op(a)[m,k] · op(b)[k,n], where op(a) = a stored [m,k], or aᵀ with a stored
     /// [k,m] when <paramref name="transposeA"/>; likewise b stored [k,n], or [n,k] when <paramref name="transposeB"/>.
@@ -10,13 +25,220 @@ public static unsafe class Gemm
     public static void Multiply(float* c, float* a, float* b, int m, int n, int k,
         bool transposeA, bool transposeB, bool accumulate)
     {
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
+        if (m <= 0 || n <= 0 || k <= 0)
+            throw new ArgumentOutOfRangeException(nameof(m), $"Matrix sizes must be positive: m={m}, n={n}, k={k}.");
+        var job = new MultiplyJob(new Operands(c, a, b, m, n, k, transposeA, transposeB), accumulate);
+        Simd.Run(ref job, int.MaxValue);
+    }
+
+    /// <summary>The matrices of one call and the strides that read op(a) and op(b) in place.</summary>
+    readonly struct Operands(float* c, float* a, float* b, int m, int n, int k, bool transposeA, bool transposeB)
+    {
+        public readonly float* C = c, A = a, B = b;
+        public readonly int M = m, N = n, K = k;
+        // op(a)[i,p] = A[i·ARowStride + p·ADepthStride]; op(b)[p,j] = B[p·BDepthStride + j·BColumnStride].
+        public readonly long ARowStride = transposeA ? 1 : k, ADepthStride = transposeA ? m : 1;
+        public readonly long BDepthStride = transposeB ? 1 : n, BColumnStride = transposeB ? k : 1;
+    }
+
+    readonly struct MultiplyJob(Operands operands, bool accumulate) : ISimdKernel
+    {
+        public void Run<TSimd, TVector>() where TSimd : struct, ISimd<TVector> where TVector : struct
+        {
+            int rowChunks = CpuParallel.ChunkCount(operands.M, RowsPerChunk);
+            int columnChunks = CpuParallel.ChunkCount(operands.N, ColumnsPerChunk);
+            if (rowChunks * columnChunks < MinChunksBeforeDepthSplit && operands.K >= 4 * DepthBlock)
+                MultiplySplitDepth<TSimd, TVector>(operands, accumulate);
+            else
+                MultiplySplitRows<TSimd, TVector>(operands, accumulate, rowChunks, columnChunks);
+        }
+    }
+
+    // Packs all of op(b) once, then each chunk computes a block of c over the full depth.
+    static void MultiplySplitRows<TSimd, TVector>(Operands x, bool accumulate, int rowChunks, int columnChunks)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        int paddedN = PaddedColumns<TSimd, TVector>(x.N);
+        float* packed = Scratch.Get(ScratchSlot.CallOperand, (long)x.K * paddedN);
+        CpuParallel.For(columnChunks, chunk =>
+        {
+            int j0 = chunk * ColumnsPerChunk, j1 = Math.Min(x.N, j0 + ColumnsPerChunk);
+            for (int p0 = 0; p0 < x.K; p0 += DepthBlock)
+                PackB<TSimd, TVector>(packed + (long)p0 * paddedN, x, p0, Math.Min(DepthBlock, x.K - p0), j0, j1);
+        });
+
+        CpuParallel.For(rowChunks * columnChunks, chunk =>
+        {
+            int i0 = chunk / columnChunks * RowsPerChunk, j0 = chunk % columnChunks * ColumnsPerChunk;
+            int i1 = Math.Min(x.M, i0 + RowsPerChunk), j1 = Math.Min(x.N, j0 + ColumnsPerChunk);
+            for (int p0 = 0; p0 < x.K; p0 += DepthBlock)
+                BlockProduct<TSimd, TVector>(x.C, x.N, x, packed + (long)p0 * paddedN, p0, Math.Min(DepthBlock, x.K - p0),
+                    i0, i1, j0, j1, accumulate || p0 > 0);
+        });
+    }
+
+    // For small m·n and deep k (the weight gradient of a pointwise convolution, k = N·D·H·W): each chunk of k
+    // writes its own partial product, and the partials are summed in chunk order.
+    static void MultiplySplitDepth<TSimd, TVector>(Operands x, bool accumulate)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        int depthPerChunk = DepthBlock * CpuParallel.ChunkCount(CpuParallel.ChunkCount(x.K, MaxDepthChunks), DepthBlock);
+        int chunks = CpuParallel.ChunkCount(x.K, depthPerChunk);
+        int paddedN = PaddedColumns<TSimd, TVector>(x.N);
+        long productLength = (long)x.M * x.N;
+        float* partials = Scratch.Get(ScratchSlot.CallPartials, chunks * productLength);
+
+        CpuParallel.For(chunks, chunk =>
+        {
+            float* packed = Scratch.Get(ScratchSlot.Chunk, (long)DepthBlock * paddedN);
+            int chunkStart = chunk * depthPerChunk, chunkEnd = Math.Min(x.K, chunkStart + depthPerChunk);
+            for (int p0 = chunkStart; p0 < chunkEnd; p0 += DepthBlock)
             {
-                float sum = 0;
-                for (int p = 0; p < k; p++)
-                    sum += (transposeA ? a[(long)p * m + i] : a[(long)i * k + p]) * (transposeB ? b[(long)j * k + p] : b[(long)p * n + j]);
-                c[(long)i * n + j] = accumulate ? c[(long)i * n + j] + sum : sum;
+                int depth = Math.Min(DepthBlock, chunkEnd - p0);
+                PackB<TSimd, TVector>(packed, x, p0, depth, 0, x.N);
+                BlockProduct<TSimd, TVector>(partials + chunk * productLength, x.N, x, packed, p0, depth,
+                    0, x.M, 0, x.N, p0 > chunkStart);
             }
+        });
+        Simd.SumChunks<TSimd, TVector>(x.C, partials, productLength, chunks, accumulate);
+    }
+
+    // Packed rows are n rounded up to whole vectors: panels of 2 vectors, the last one 1 vector wide where that
+    // covers the remaining columns.
+    static int PaddedColumns<TSimd, TVector>(int n) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        CpuParallel.ChunkCount(n, TSimd.Width) * TSimd.Width;
+
+    static int PanelWidth<TSimd, TVector>(int j, int n) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        Math.Min(2 * TSimd.Width, PaddedColumns<TSimd, TVector>(n) - j);
+
+    /// <summary>
+    /// Copies op(b)[p0 .. p0+depth, j0 .. j1] into its panels: the panel at column j (a multiple of 2 vectors) holds
+    /// depth rows of its width, zero-padded past column n, and starts at packed + j·depth.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void PackB<TSimd, TVector>(float* packed, in Operands x, int p0, int depth, int j0, int j1)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        for (int j = j0; j < j1; j += 2 * TSimd.Width)
+        {
+            int width = PanelWidth<TSimd, TVector>(j, x.N), columns = Math.Min(width, x.N - j);
+            float* panel = packed + (long)j * depth;
+            for (int p = 0; p < depth; p++)
+            {
+                float* source = x.B + (p0 + p) * x.BDepthStride + j * x.BColumnStride;
+                float* row = panel + p * width;
+                if (columns == width && x.BColumnStride == 1)
+                {
+                    for (int v = 0; v < width; v += TSimd.Width)
+                        TSimd.Store(row + v, TSimd.Load(source + v));
+                    continue;
+                }
+                for (int c = 0; c < columns; c++)
+                    row[c] = source[c * x.BColumnStride];
+                for (int c = columns; c < width; c++)
+                    row[c] = 0f;
+            }
+        }
+    }
+
+    // target[i0..i1, j0..j1] (row stride ldt) = (accumulate ? target : 0) + op(a)[i0..i1, p0..p0+depth] · block,
+    // where block is op(b)[p0..p0+depth, all columns] packed by PackB.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void BlockProduct<TSimd, TVector>(float* target, int ldt, in Operands x, float* block, int p0, int depth,
+        int i0, int i1, int j0, int j1, bool accumulate)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        for (int j = j0; j < j1; j += 2 * TSimd.Width)
+        {
+            float* panel = block + (long)j * depth;
+            bool wide = PanelWidth<TSimd, TVector>(j, x.N) > TSimd.Width;
+            int columns = Math.Min(2 * TSimd.Width, j1 - j);
+            for (int i = i0; i < i1; i += TileRows)
+            {
+                float* tileTarget = target + (long)i * ldt + j, tileA = x.A + i * x.ARowStride + p0 * x.ADepthStride;
+                int rows = Math.Min(TileRows, i1 - i);
+                if (wide)
+                    Tile<TSimd, TVector, On>(tileTarget, ldt, tileA, (nint)x.ARowStride, (nint)x.ADepthStride, panel, depth, rows, columns, accumulate);
+                else
+                    Tile<TSimd, TVector, Off>(tileTarget, ldt, tileA, (nint)x.ARowStride, (nint)x.ADepthStride, panel, depth, rows, columns, accumulate);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The register tile: target[0..rows, 0..columns] (row stride ldt) = (accumulate ? target : 0) + a · panel for
+    /// 6 rows of a (element (i, p) at a[i·rowStride + p·depthStride]) and one packed panel, 2 vectors wide when
+    /// <typeparamref name="TWide"/> is on, else 1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Tile<TSimd, TVector, TWide>(float* target, int ldt, float* a, nint rowStride, nint depthStride,
+        float* panel, int depth, int rows, int columns, bool accumulate)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TWide : struct, IFlag
+    {
+        // Rows past the edge re-read the last real row; their sums are computed and dropped.
+        nint r1 = Math.Min(1, rows - 1) * rowStride, r2 = Math.Min(2, rows - 1) * rowStride;
+        nint r3 = Math.Min(3, rows - 1) * rowStride, r4 = Math.Min(4, rows - 1) * rowStride;
+        nint r5 = Math.Min(5, rows - 1) * rowStride;
+        int width = TSimd.Width, panelWidth = TWide.IsOn ? 2 * width : width;
+        TVector c00 = TSimd.Zero, c01 = TSimd.Zero, c10 = TSimd.Zero, c11 = TSimd.Zero, c20 = TSimd.Zero, c21 = TSimd.Zero;
+        TVector c30 = TSimd.Zero, c31 = TSimd.Zero, c40 = TSimd.Zero, c41 = TSimd.Zero, c50 = TSimd.Zero, c51 = TSimd.Zero;
+        for (int p = 0; p < depth; p++)
+        {
+            TVector b0 = TSimd.Load(panel), b1 = TWide.IsOn ? TSimd.Load(panel + width) : TSimd.Zero;
+            TVector ai = TSimd.Broadcast(a[0]);
+            c00 = TSimd.MultiplyAdd(ai, b0, c00);
+            if (TWide.IsOn) c01 = TSimd.MultiplyAdd(ai, b1, c01);
+            ai = TSimd.Broadcast(a[r1]);
+            c10 = TSimd.MultiplyAdd(ai, b0, c10);
+            if (TWide.IsOn) c11 = TSimd.MultiplyAdd(ai, b1, c11);
+            ai = TSimd.Broadcast(a[r2]);
+            c20 = TSimd.MultiplyAdd(ai, b0, c20);
+            if (TWide.IsOn) c21 = TSimd.MultiplyAdd(ai, b1, c21);
+            ai = TSimd.Broadcast(a[r3]);
+            c30 = TSimd.MultiplyAdd(ai, b0, c30);
+            if (TWide.IsOn) c31 = TSimd.MultiplyAdd(ai, b1, c31);
+            ai = TSimd.Broadcast(a[r4]);
+            c40 = TSimd.MultiplyAdd(ai, b0, c40);
+            if (TWide.IsOn) c41 = TSimd.MultiplyAdd(ai, b1, c41);
+            ai = TSimd.Broadcast(a[r5]);
+            c50 = TSimd.MultiplyAdd(ai, b0, c50);
+            if (TWide.IsOn) c51 = TSimd.MultiplyAdd(ai, b1, c51);
+            a += depthStride;
+            panel += panelWidth;
+        }
+        if (rows == TileRows && columns == panelWidth)
+        {
+            StoreTile<TSimd, TVector, TWide>(target, ldt, accumulate, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+            return;
+        }
+        // An edge tile goes through the stack; no call may come while the sums are live, or the JIT spills them
+        // inside the loop.
+        float* tile = stackalloc float[TileRows * 2 * width];
+        StoreTile<TSimd, TVector, TWide>(tile, panelWidth, false, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < columns; j++)
+                target[i * ldt + j] = accumulate ? target[i * ldt + j] + tile[i * panelWidth + j] : tile[i * panelWidth + j];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreTile<TSimd, TVector, TWide>(float* target, int ldt, bool accumulate, TVector c00, TVector c01,
+        TVector c10, TVector c11, TVector c20, TVector c21, TVector c30, TVector c31, TVector c40, TVector c41, TVector c50, TVector c51)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TWide : struct, IFlag
+    {
+        StoreRow<TSimd, TVector, TWide>(target, c00, c01, accumulate);
+        StoreRow<TSimd, TVector, TWide>(target + ldt, c10, c11, accumulate);
+        StoreRow<TSimd, TVector, TWide>(target + 2 * ldt, c20, c21, accumulate);
+        StoreRow<TSimd, TVector, TWide>(target + 3 * ldt, c30, c31, accumulate);
+        StoreRow<TSimd, TVector, TWide>(target + 4 * ldt, c40, c41, accumulate);
+        StoreRow<TSimd, TVector, TWide>(target + 5 * ldt, c50, c51, accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreRow<TSimd, TVector, TWide>(float* row, TVector left, TVector right, bool accumulate)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TWide : struct, IFlag
+    {
+        TSimd.Store(row, accumulate ? TSimd.Add(TSimd.Load(row), left) : left);
+        if (TWide.IsOn)
+            TSimd.Store(row + TSimd.Width, accumulate ? TSimd.Add(TSimd.Load(row + TSimd.Width), right) : right);
     }
 }

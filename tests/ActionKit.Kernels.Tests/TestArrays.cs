@@ -1,0 +1,49 @@
+using ActionKit.Kernels.Cpu;
+
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
+namespace ActionKit.Kernels.Tests;
+
+/// <summary>Random data, tolerance checks, and the kernel settings (threads, vector width) the tests vary.</summary>
+public static class TestArrays
+{
+    /// <summary>The vector widths of every kernel path: AVX-512, AVX2, 128-bit, scalar (paths the CPU lacks fall back).</summary>
+    public static TheoryData<int> Widths => new() { 16, 8, 4, 1 };
+
+    public static float[] Random(Random random, long length) =>
+        Enumerable.Range(0, checked((int)length)).Select(_ => random.NextSingle() * 2 - 1).ToArray();
+
+    /// <summary>
+    /// Fails with the worst element when |got − want| exceeds 1e-4 · (|want| + rms(want)): relative to each value,
+    /// with the typical magnitude as a floor where a sum cancels to near zero.
+    /// </summary>
+    public static void AssertClose(float[] want, float[] got, string what)
+    {
+        Assert.Equal(want.Length, got.Length);
+        double rms = Math.Sqrt(want.Sum(v => (double)v * v) / Math.Max(1, want.Length));
+        int worst = -1;
+        double worstExcess = 0;
+        for (int i = 0; i < want.Length; i++)
+        {
+            double excess = Math.Abs(got[i] - (double)want[i]) - 1e-4 * (Math.Abs(want[i]) + rms);
+            if (excess > worstExcess || double.IsNaN(got[i]))
+                (worst, worstExcess) = (i, double.IsNaN(got[i]) ? double.PositiveInfinity : excess);
+        }
+        Assert.True(worst < 0, worst < 0 ? "" : $"{what}: element {worst} is {got[worst]}, want {want[worst]} (rms {rms:G4})");
+    }
+
+    /// <summary>Runs <paramref name="action"/> with the given kernel settings, restoring the defaults afterwards.</summary>
+    public static void With(int maxWidth, int maxThreads, Action action)
+    {
+        (int width, int threads) = (Simd.MaxWidth, CpuParallel.MaxThreads);
+        (Simd.MaxWidth, CpuParallel.MaxThreads) = (maxWidth, maxThreads);
+        try
+        {
+            action();
+        }
+        finally
+        {
+            (Simd.MaxWidth, CpuParallel.MaxThreads) = (width, threads);
+        }
+    }
+}
