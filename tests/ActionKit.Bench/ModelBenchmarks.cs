@@ -8,10 +8,15 @@ namespace ActionKit.Bench;
 /// <summary>Whole-network X3D throughput on the CPU backend: training steps and inference, in clips per second.</summary>
 public static class ModelBenchmarks
 {
-    /// <summary>X3D-XS (51 classes), 4 frames, batch 8 training and batch 1/8 inference at each of <paramref name="sizes"/>.</summary>
-    public static IEnumerable<BenchmarkRow> Run(int[] sizes, int frames = 4, int batch = 8)
+    /// <summary>
+    /// X3D-XS (51 classes), 4 frames, batch 8 training and batch 1/8 inference at each of <paramref name="sizes"/>.
+    /// With <paramref name="profile"/>, the seconds each backend operation took over the timed training steps.
+    /// </summary>
+    public static IEnumerable<BenchmarkRow> Run(int[] sizes, int frames = 4, int batch = 8, bool profile = false)
     {
-        using var backend = new CpuBackend();
+        var cpu = new CpuBackend();
+        var profiler = profile ? new ProfilingBackend(cpu) : null;
+        using IBackend backend = profiler ?? (IBackend)cpu;
         foreach (int size in sizes)
         {
             using var model = new X3D(new X3DConfig { NumClasses = 51 }, backend, seed: 1);
@@ -31,6 +36,12 @@ public static class ModelBenchmarks
                 optimizer.Step(1e-4f);
             }, warmup: 1, minRuns: 3, minSeconds: 4);
             yield return new BenchmarkRow("x3d", $"{shape} train step, batch {batch}", batch / train, "clips/s");
+            if (profiler is not null)
+            {
+                foreach (var (operation, seconds, calls) in profiler.Totals)
+                    yield return new BenchmarkRow("profile", $"{shape} train: {operation} ({calls} calls)", seconds, "s");
+                profiler.Reset();
+            }
 
             foreach (int inferenceBatch in new[] { 1, batch })
             {

@@ -2,9 +2,10 @@ using System.Text.Json;
 using ActionKit.Bench;
 using Spectre.Console;
 
-// Usage: ActionKit.Bench [--out DIR] [--only kernels|x3d]
+// Usage: ActionKit.Bench [--out DIR] [--only kernels|x3d] [--profile]
 string outputFolder = "artifacts/bench";
 string? only = null;
+bool profile = false;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -15,8 +16,11 @@ for (int i = 0; i < args.Length; i++)
         case "--only" when i + 1 < args.Length:
             only = args[++i];
             break;
+        case "--profile":
+            profile = true;
+            break;
         default:
-            Console.Error.WriteLine($"Unknown argument {args[i]}. Usage: ActionKit.Bench [--out DIR] [--only kernels|x3d]");
+            Console.Error.WriteLine($"Unknown argument {args[i]}. Usage: ActionKit.Bench [--out DIR] [--only kernels|x3d] [--profile]");
             return 2;
     }
 }
@@ -24,7 +28,7 @@ for (int i = 0; i < args.Length; i++)
 var groups = new (string Name, Func<IEnumerable<BenchmarkRow>> Run)[]
 {
     ("kernels", KernelBenchmarks.Run),
-    ("x3d", () => ModelBenchmarks.Run([112, 160])),
+    ("x3d", () => ModelBenchmarks.Run([112, 160], profile: profile)),
 };
 var rows = new List<BenchmarkRow>();
 var table = new Table().AddColumns("group", "case", "value", "unit", "peer", "peer value", "ratio");

@@ -65,19 +65,20 @@ public static unsafe class Conv3d
     static void ImageToColumns(float* columns, float* input, ConvGeometry g) =>
         CpuParallel.For(g.Batch * g.OutDepth, plane =>
         {
-            int n = plane / g.OutDepth, z = plane % g.OutDepth;
+            int n = plane / g.OutDepth, z = plane % g.OutDepth, channels = g.InChannels;
             for (int y = 0; y < g.OutHeight; y++)
                 for (int x = 0; x < g.OutWidth; x++)
                 {
-                    float* patch = columns + ((((long)n * g.OutDepth + z) * g.OutHeight + y) * g.OutWidth + x) * PatchLength(g);
-                    ForEachTap(g, n, z, y, x, (tap, inputOffset) =>
+                    float* patch = columns + (((long)plane * g.OutHeight + y) * g.OutWidth + x) * PatchLength(g);
+                    for (int tap = 0; tap < g.KernelVolume; tap++)
                     {
-                        var target = new Span<float>(patch + (long)tap * g.InChannels, g.InChannels);
-                        if (inputOffset < 0)
+                        long offset = InputOffset(g, n, z, y, x, tap);
+                        var target = new Span<float>(patch + (long)tap * channels, channels);
+                        if (offset < 0)
                             target.Clear();
                         else
-                            new ReadOnlySpan<float>(input + inputOffset, g.InChannels).CopyTo(target);
-                    });
+                            new ReadOnlySpan<float>(input + offset, channels).CopyTo(target);
+                    }
                 }
         });
 
@@ -92,30 +93,25 @@ public static unsafe class Conv3d
                     for (int x = 0; x < g.OutWidth; x++)
                     {
                         float* patch = columns + ((((long)n * g.OutDepth + z) * g.OutHeight + y) * g.OutWidth + x) * PatchLength(g);
-                        ForEachTap(g, n, z, y, x, (tap, inputOffset) =>
+                        for (int tap = 0; tap < g.KernelVolume; tap++)
                         {
-                            if (inputOffset < 0)
-                                return;
-                            for (int c = 0; c < g.InChannels; c++)
-                                dInput[inputOffset + c] += patch[(long)tap * g.InChannels + c];
-                        });
+                            long offset = InputOffset(g, n, z, y, x, tap);
+                            if (offset >= 0)
+                                for (int c = 0; c < g.InChannels; c++)
+                                    dInput[offset + c] += patch[(long)tap * g.InChannels + c];
+                        }
                     }
         });
 
-    // Calls visit(tap, offset of the input pixel's first channel, or -1 where the tap falls in the padding).
-    static void ForEachTap(in ConvGeometry g, int n, int z, int y, int x, Action<int, long> visit)
+    // Offset of the first channel of the input pixel under kernel tap (kz, ky, kx), or -1 in the padding.
+    static long InputOffset(in ConvGeometry g, int n, int z, int y, int x, int tap)
     {
-        for (int kz = 0; kz < g.KernelDepth; kz++)
-            for (int ky = 0; ky < g.KernelHeight; ky++)
-                for (int kx = 0; kx < g.KernelWidth; kx++)
-                {
-                    int iz = z * g.StrideDepth - g.PadDepth + kz;
-                    int iy = y * g.StrideHeight - g.PadHeight + ky;
-                    int ix = x * g.StrideWidth - g.PadWidth + kx;
-                    bool inside = (uint)iz < (uint)g.InDepth && (uint)iy < (uint)g.InHeight && (uint)ix < (uint)g.InWidth;
-                    long offset = inside ? ((((long)n * g.InDepth + iz) * g.InHeight + iy) * g.InWidth + ix) * g.InChannels : -1;
-                    visit((kz * g.KernelHeight + ky) * g.KernelWidth + kx, offset);
-                }
+        int kx = tap % g.KernelWidth, ky = tap / g.KernelWidth % g.KernelHeight, kz = tap / (g.KernelWidth * g.KernelHeight);
+        int iz = z * g.StrideDepth - g.PadDepth + kz;
+        int iy = y * g.StrideHeight - g.PadHeight + ky;
+        int ix = x * g.StrideWidth - g.PadWidth + kx;
+        bool inside = (uint)iz < (uint)g.InDepth && (uint)iy < (uint)g.InHeight && (uint)ix < (uint)g.InWidth;
+        return inside ? ((((long)n * g.InDepth + iz) * g.InHeight + iy) * g.InWidth + ix) * g.InChannels : -1;
     }
 
     /// <summary>A native, 64-byte aligned float buffer for one call's intermediate results.</summary>

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 
 namespace ActionKit.Kernels.Cpu;
@@ -37,7 +38,14 @@ public static unsafe class Elementwise
 
     /// <summary>y = 1 / (1 + e^-x).</summary>
     public static void Sigmoid(float* y, float* x, long count) =>
-        ForChunks(count, (o, n) => TensorPrimitives.Sigmoid(Span(x, o, n), Span(y, o, n)));
+        ForChunks(count, (o, n) =>
+        {
+            long i = o, end = o + n;
+            for (; i <= end - Vector<float>.Count; i += Vector<float>.Count)
+                (Vector<float>.One / (Vector<float>.One + Vector.Exp(-Vector.Load(x + i)))).Store(y + i);
+            for (; i < end; i++)
+                y[i] = 1f / (1f + MathF.Exp(-x[i]));
+        });
 
     /// <summary>dx = dy · y · (1 - y), with y the sigmoid's output (overwritten).</summary>
     public static void SigmoidBackward(float* dx, float* dy, float* y, long count) =>
@@ -51,20 +59,31 @@ public static unsafe class Elementwise
     public static void Swish(float* y, float* x, long count) =>
         ForChunks(count, (o, n) =>
         {
-            TensorPrimitives.Sigmoid(Span(x, o, n), Span(y, o, n));
-            TensorPrimitives.Multiply(Span(y, o, n), Span(x, o, n), Span(y, o, n));
+            long i = o, end = o + n;
+            for (; i <= end - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var v = Vector.Load(x + i);
+                (v / (Vector<float>.One + Vector.Exp(-v))).Store(y + i);
+            }
+            for (; i < end; i++)
+                y[i] = x[i] / (1f + MathF.Exp(-x[i]));
         });
 
     /// <summary>dx = dy · (s + x·s·(1 - s)) with s = sigmoid(x) (overwritten; dx may alias dy).</summary>
     public static void SwishBackward(float* dx, float* dy, float* x, long count) =>
         ForChunks(count, (o, n) =>
         {
-            Span<float> s = stackalloc float[n];
-            TensorPrimitives.Sigmoid(Span(x, o, n), s);
-            for (int i = 0; i < n; i++)
+            long i = o, end = o + n;
+            for (; i <= end - Vector<float>.Count; i += Vector<float>.Count)
             {
-                float si = s[i], xi = x[o + i];
-                dx[o + i] = dy[o + i] * (si + xi * si * (1 - si));
+                var v = Vector.Load(x + i);
+                var sigmoid = Vector<float>.One / (Vector<float>.One + Vector.Exp(-v));
+                (Vector.Load(dy + i) * sigmoid * (Vector<float>.One + v * (Vector<float>.One - sigmoid))).Store(dx + i);
+            }
+            for (; i < end; i++)
+            {
+                float sigmoid = 1f / (1f + MathF.Exp(-x[i]));
+                dx[i] = dy[i] * sigmoid * (1 + x[i] * (1 - sigmoid));
             }
         });
 
