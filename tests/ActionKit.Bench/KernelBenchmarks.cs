@@ -112,7 +112,7 @@ public static unsafe class KernelBenchmarks
                         for (int tap = 0; tap < g.KernelVolume; tap++)
                         {
                             int kz = tap / (g.KernelHeight * g.KernelWidth), ky = tap / g.KernelWidth % g.KernelHeight, kx = tap % g.KernelWidth;
-                            int iz = z - g.PadDepth + kz, iy = y - g.PadHeight + ky, ix = x - g.PadWidth + kx;
+                            int iz = z * g.StrideDepth - g.PadDepth + kz, iy = y * g.StrideHeight - g.PadHeight + ky, ix = x * g.StrideWidth - g.PadWidth + kx;
                             if ((uint)iz >= (uint)g.InDepth || (uint)iy >= (uint)g.InHeight || (uint)ix >= (uint)g.InWidth)
                                 continue;
                             long inputAt = ((((long)n * g.InDepth + iz) * g.InHeight + iy) * g.InWidth + ix) * channels;

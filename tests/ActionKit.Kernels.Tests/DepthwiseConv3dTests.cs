@@ -30,7 +30,7 @@ public unsafe class DepthwiseConv3dTests
         Reference.DepthwiseForward(wantOutput, input, weight, g);
         Reference.DepthwiseBackwardInput(wantDInput, dOutput, weight, g);
         Reference.DepthwiseBackwardWeight(wantDWeight, dOutput, input, g);
-        foreach (int width in new[] { 16, 8, 4, 1 })
+        foreach (int width in TestArrays.Widths)
         {
             // Stale values in the overwritten outputs must not leak through.
             var (output, dInput, dWeight) = (Filled(g.OutputLength, float.NaN), Filled(g.InputLength, float.NaN), (float[])dWeightStart.Clone());
@@ -57,7 +57,7 @@ public unsafe class DepthwiseConv3dTests
             Reference.DepthwiseBackwardInput(wantDInput, dOutput, weight, g);
             Reference.DepthwiseBackwardWeight(wantDWeight, dOutput, input, g);
             var (output, dInput, dWeight) = (new float[g.OutputLength], new float[g.InputLength], new float[weight.Length]);
-            TestArrays.With(new[] { 16, 8, 4, 1 }[random.Next(4)], 2, () => RunAll(output, dInput, dWeight, input, weight, dOutput, g));
+            TestArrays.With(TestArrays.Widths[random.Next(TestArrays.Widths.Length)], 2, () => RunAll(output, dInput, dWeight, input, weight, dOutput, g));
             TestArrays.AssertClose(wantOutput, output, $"trial {trial} forward {g}");
             TestArrays.AssertClose(wantDInput, dInput, $"trial {trial} backward-input {g}");
             TestArrays.AssertClose(wantDWeight, dWeight, $"trial {trial} backward-weight {g}");

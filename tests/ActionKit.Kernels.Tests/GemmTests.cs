@@ -24,7 +24,7 @@ public unsafe class GemmTests
                     var (a, b, c) = (TestArrays.Random(random, (long)m * k), TestArrays.Random(random, (long)k * n), TestArrays.Random(random, (long)m * n));
                     var want = (float[])c.Clone();
                     Reference.Multiply(want, a, b, m, n, k, transposeA, transposeB, accumulate);
-                    foreach (int width in new[] { 16, 8, 4, 1 })
+                    foreach (int width in TestArrays.Widths)
                     {
                         var got = (float[])c.Clone();
                         TestArrays.With(width, 2, () => Multiply(got, a, b, m, n, k, transposeA, transposeB, accumulate));
@@ -41,7 +41,7 @@ public unsafe class GemmTests
         {
             int m = 1 + random.Next(random.Next(2) == 0 ? 8 : 90), n = 1 + random.Next(random.Next(2) == 0 ? 8 : 90), k = 1 + random.Next(random.Next(2) == 0 ? 8 : 300);
             bool transposeA = random.Next(2) == 0, transposeB = random.Next(2) == 0, accumulate = random.Next(2) == 0;
-            int width = new[] { 16, 8, 4, 1 }[random.Next(4)];
+            int width = TestArrays.Widths[random.Next(TestArrays.Widths.Length)];
             var (a, b, c) = (TestArrays.Random(random, (long)m * k), TestArrays.Random(random, (long)k * n), TestArrays.Random(random, (long)m * n));
             var want = (float[])c.Clone();
             Reference.Multiply(want, a, b, m, n, k, transposeA, transposeB, accumulate);

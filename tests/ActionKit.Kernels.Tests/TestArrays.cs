@@ -8,7 +8,7 @@ namespace ActionKit.Kernels.Tests;
 public static class TestArrays
 {
     /// <summary>The vector widths of every kernel path: AVX-512, AVX2, 128-bit, scalar (paths the CPU lacks fall back).</summary>
-    public static TheoryData<int> Widths => new() { 16, 8, 4, 1 };
+    public static readonly int[] Widths = [16, 8, 4, 1];
 
     public static float[] Random(Random random, long length) =>
         Enumerable.Range(0, checked((int)length)).Select(_ => random.NextSingle() * 2 - 1).ToArray();

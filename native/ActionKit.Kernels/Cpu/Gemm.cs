@@ -12,10 +12,12 @@ namespace ActionKit.Kernels.Cpu;
 public static unsafe class Gemm
 {
     const int TileRows = 6;
-    const int DepthBlock = 256;
+    // Shallow enough that a tile's B panel and the A rows it meets stay in L1 while the next tiles reuse them.
+    const int DepthBlock = 64;
     const int RowsPerChunk = 16 * TileRows;
     const int ColumnsPerChunk = 256;
     const int MinChunksBeforeDepthSplit = 8;
+    const int MinDepthToSplit = 1024;
     const int MaxDepthChunks = 32;
 
     /// <summary>
@@ -47,7 +49,7 @@ public static unsafe class Gemm
         {
             int rowChunks = CpuParallel.ChunkCount(operands.M, RowsPerChunk);
             int columnChunks = CpuParallel.ChunkCount(operands.N, ColumnsPerChunk);
-            if (rowChunks * columnChunks < MinChunksBeforeDepthSplit && operands.K >= 4 * DepthBlock)
+            if (rowChunks * columnChunks < MinChunksBeforeDepthSplit && operands.K >= MinDepthToSplit)
                 MultiplySplitDepth<TSimd, TVector>(operands, accumulate);
             else
                 MultiplySplitRows<TSimd, TVector>(operands, accumulate, rowChunks, columnChunks);
