@@ -58,12 +58,11 @@ public static class ParamsLoader
         {
             var root = YamlSchema.ParseMapping(text);
             YamlSchema.CheckKeys(root, typeof(PipelineParams));
-            var values = YamlSchema.Deserializer.Deserialize<PipelineParams?>(text) ?? new PipelineParams();
-            return (values, root);
+            return (YamlSchema.Deserialize<PipelineParams>(text, root, YamlSchema.Deserializer), root);
         }
         catch (YamlException error)
         {
-            throw new ParamsException(path, (int)error.Start.Line, YamlSchema.Describe(error));
+            throw new ParamsException(path, (int)error.Start.Line, YamlSchema.MessageOf(error));
         }
     }
 

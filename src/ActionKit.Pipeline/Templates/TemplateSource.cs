@@ -55,14 +55,14 @@ public sealed class TemplateSource
                 mapping = new YamlMappingNode(mapping.Children.Where(pair => pair.Key is not YamlScalarNode { Value: InheritsKey }));
             }
             YamlSchema.CheckKeys(mapping, typeof(ModelTemplate));
-            var partial = PartialDeserializer.Deserialize<ModelTemplate?>(text) ?? new ModelTemplate();
+            var partial = YamlSchema.Deserialize<ModelTemplate>(text, mapping, PartialDeserializer);
             if (string.IsNullOrWhiteSpace(partial.Id))
                 throw new YamlException(mapping.Start, mapping.End, "the template has no id");
             return new TemplateSource(path, mapping, partial, inherits);
         }
         catch (YamlException error)
         {
-            throw new TemplateException(path, YamlSchema.Describe(error), (int)error.Start.Line);
+            throw new TemplateException(path, YamlSchema.MessageOf(error), (int)error.Start.Line);
         }
     }
 }

@@ -76,14 +76,62 @@ public static class YamlSchema
         return node;
     }
 
-    /// <summary>The innermost message of a deserialization error (YamlDotNet wraps conversion errors).</summary>
-    public static string Describe(YamlException error)
+    /// <summary>
+    /// Deserializes <paramref name="text"/>, already parsed as <paramref name="root"/> and key-checked, into
+    /// <typeparamref name="T"/>. A value of the wrong kind throws a <see cref="YamlException"/> at its mark whose message
+    /// names the dotted key and the kind expected (YamlDotNet's own messages name CLR types).
+    /// </summary>
+    public static T Deserialize<T>(string text, YamlMappingNode root, IDeserializer deserializer)
+        where T : new()
+    {
+        try
+        {
+            return deserializer.Deserialize<T?>(text) ?? new T();
+        }
+        catch (YamlException error) when (FindValue(root, typeof(T), "", error.Start) is var (key, value, property))
+        {
+            var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            throw new YamlException(error.Start, error.End, $"{key} must be {Expected(type)}, got '{value}'");
+        }
+    }
+
+    /// <summary>The message of a YAML error without YamlDotNet's position prefix (callers report the line themselves).</summary>
+    public static string MessageOf(YamlException error)
     {
         Exception inner = error;
-        while (inner.InnerException is not null)
-            inner = inner.InnerException;
-        return inner is YamlException yaml ? yaml.Message.Split("): ", 2)[^1] : inner.Message;
+        while (inner.InnerException is YamlException nested)
+            inner = nested;
+        string message = inner.Message;
+        return message.StartsWith("(Line:", StringComparison.Ordinal) ? message.Split("): ", 2)[^1] : message;
     }
+
+    private static (string Key, YamlNode Value, PropertyInfo Property)? FindValue(YamlMappingNode node, Type type, string section, Mark at)
+    {
+        var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).ToDictionary(KeyOf);
+        foreach (var (keyNode, valueNode) in node.Children)
+        {
+            string key = ((YamlScalarNode)keyNode).Value ?? "";
+            if (!properties.TryGetValue(key, out var property))
+                continue;
+            string path = section.Length == 0 ? key : $"{section}.{key}";
+            if (IsSection(property.PropertyType) && valueNode is YamlMappingNode nested && FindValue(nested, property.PropertyType, path, at) is { } inSection)
+                return inSection;
+            var candidates = valueNode is YamlSequenceNode list ? list.Children.Append(valueNode) : [valueNode];
+            if (candidates.FirstOrDefault(n => n.Start.Line == at.Line && n.Start.Column == at.Column) is { } value)
+                return (path, value, property);
+        }
+        return null;
+    }
+
+    private static string Expected(Type type) => type switch
+    {
+        _ when type.IsEnum => "one of " + string.Join(", ", Enum.GetNames(type).Select(UnderscoredNamingConvention.Instance.Apply)),
+        _ when type == typeof(int) || type == typeof(long) => "an integer",
+        _ when type == typeof(double) => "a number",
+        _ when type == typeof(bool) => "true or false",
+        _ when type.IsArray => type.GetElementType() == typeof(int) ? "a list of integers" : "a list of numbers",
+        _ => "a " + type.Name.ToLowerInvariant(),
+    };
 
     private static bool IsSection(Type type) =>
         type.IsClass && type != typeof(string) && !typeof(IEnumerable).IsAssignableFrom(type);
