@@ -5,6 +5,7 @@ namespace ActionKit.Data;
 internal sealed class Xoshiro256
 {
     private ulong _s0, _s1, _s2, _s3;
+    private double? _spareGaussian;
 
     public Xoshiro256(ulong seed)
     {
@@ -66,12 +67,19 @@ internal sealed class Xoshiro256
     /// <summary>Uniform integer in [min, max], both ends included (Python's random.randint).</summary>
     public int NextIntInclusive(int min, int max) => min + NextInt(max - min + 1);
 
-    /// <summary>Standard normal sample (Box-Muller; one of the pair is discarded to keep the stream simple).</summary>
+    /// <summary>Standard normal sample (Box-Muller: each pair of uniforms gives two samples, the second is kept
+    /// for the next call).</summary>
     public double Gaussian()
     {
-        double u1 = 1.0 - NextDouble();
-        double u2 = NextDouble();
-        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
+        if (_spareGaussian is double spare)
+        {
+            _spareGaussian = null;
+            return spare;
+        }
+        double radius = Math.Sqrt(-2.0 * Math.Log(1.0 - NextDouble()));
+        (double sin, double cos) = Math.SinCos(2.0 * Math.PI * NextDouble());
+        _spareGaussian = radius * sin;
+        return radius * cos;
     }
 
     private static ulong SplitMix64(ref ulong state)
