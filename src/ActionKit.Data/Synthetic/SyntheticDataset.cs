@@ -43,17 +43,12 @@ public static class SyntheticDataset
         int total = Classes.Length * options.VideosPerClass;
         var frameCounts = new int[total];
         int done = 0;
-        var parallel = new ParallelOptions
-        {
-            CancellationToken = cancellationToken,
-            MaxDegreeOfParallelism = Environment.ProcessorCount,
-        };
-        Parallel.For(0, total, parallel, video =>
+        ParallelWork.For(total, video =>
         {
             (int classIndex, int index) = Math.DivRem(video, options.VideosPerClass);
             frameCounts[video] = WriteVideo(root, options, classIndex, index, cancellationToken);
             progress?.Report(new WorkProgress("Rendering synthetic videos", Interlocked.Increment(ref done), total));
-        });
+        }, cancellationToken);
         WriteSplitFiles(root, options, frameCounts);
         return new SyntheticSummary(Classes.Length * options.TrainVideosPerClass,
             Classes.Length * options.ValVideosPerClass, frameCounts.Sum(count => (long)count));
