@@ -27,14 +27,14 @@ public sealed class ParamsLoaderTests : IDisposable
         Assert.Equal(new PipelineParams().Data, ParamsLoader.Load(root.Combine("none.yaml"), []).Data);
         string path = root.Write("params.yaml", "synth:\n  seed: 3\ndata:\n  source: videos\ndevice: cpu\n");
         var loaded = ParamsLoader.Load(path, []);
-        Assert.Equal(3, loaded.Synth.Seed);
-        Assert.Equal(8, loaded.Synth.VideosPerClass);
+        Assert.Equal(3UL, loaded.Synth.Seed);
+        Assert.Equal(40, loaded.Synth.VideosPerClass);
         Assert.Equal(Hmdb51Source.Videos, loaded.Data.Source);
         Assert.Equal(DeviceChoice.Cpu, loaded.Device);
     }
 
     [Theory]
-    [InlineData("synth:\n  seed: 3\n  sede: 4\n", 3, "unknown key 'sede' in synth; valid keys: seed, videos_per_class")]
+    [InlineData("synth:\n  seed: 3\n  sede: 4\n", 3, "unknown key 'sede' in synth; valid keys: videos_per_class")]
     [InlineData("synth:\n  seed: 3\nbogus: 1\n", 3, "unknown key 'bogus' at the top level")]
     [InlineData("data:\n  split: two\n", 2, "data.split must be an integer, got 'two'")]
     [InlineData("data:\n  root: a\n   split: 1\n", 3, "")]
@@ -70,7 +70,7 @@ public sealed class ParamsLoaderTests : IDisposable
         Assert.Equal("1", ParamsLoader.Select(values, "data.split")!.ToJsonString());
         Assert.Equal("\"rawframes\"", ParamsLoader.Select(values, "data.source")!.ToJsonString());
         Assert.Null(ParamsLoader.Select(values, "train.epochs"));
-        Assert.Contains("\"videos_per_class\":8", ParamsLoader.Select(values, "synth")!.ToJsonString());
+        Assert.Contains("\"videos_per_class\":40", ParamsLoader.Select(values, "synth")!.ToJsonString());
         Assert.Throws<ArgumentException>(() => ParamsLoader.Select(values, "synth.nope"));
     }
 

@@ -1,3 +1,4 @@
+using ActionKit.Data.Synthetic;
 using ActionKit.Pipeline.Caching;
 using ActionKit.Pipeline.Parameters;
 using ActionKit.Pipeline.Stages;
@@ -32,7 +33,7 @@ public sealed class StageRunnerTests : IDisposable
         var stageLock = runner.Run(plan, null, CancellationToken.None);
 
         Assert.Equal("alpha", root.Read("out/first/part1.txt"));
-        Assert.Equal("seed 7", root.Read("out/first/part2.txt"));
+        Assert.Equal("seed 2", root.Read("out/first/part2.txt"));
         Assert.Equal(plan.Fingerprint.Key, StageLock.TryRead(root.Combine("out/.locks/first.json"))!.Key);
         Assert.Equal(["input/a.txt", "input/frames"], stageLock.Inputs.Keys);
         Assert.Equal(["out/first"], stageLock.Outputs.Keys);
@@ -164,7 +165,7 @@ public sealed class StageRunnerTests : IDisposable
         first.MidRun = output => resumedFrom ??= File.ReadAllText(Path.Combine(output, "part1.txt"));
         runner.Run(runner.Plan(first), null, CancellationToken.None);
         Assert.Equal("alpha", resumedFrom);
-        Assert.Equal("seed 7", root.Read("out/first/part2.txt"));
+        Assert.Equal("seed 2", root.Read("out/first/part2.txt"));
         Assert.True(Runner(new PipelineParams()).Plan(first).UpToDate);
     }
 
@@ -177,7 +178,7 @@ public sealed class StageRunnerTests : IDisposable
         Assert.ThrowsAny<OperationCanceledException>(() => runner.Run(runner.Plan(first), null, cancellation.Token));
 
         first.MidRun = null;
-        var other = new PipelineParams { Synth = new SynthParams { Seed = 11 } };
+        var other = new PipelineParams { Synth = new SyntheticOptions { Seed = 11 } };
         var otherRunner = Runner(other);
         otherRunner.Run(otherRunner.Plan(first), null, CancellationToken.None);
         Assert.False(File.Exists(root.Combine("out/first/stale.txt")));
@@ -189,12 +190,12 @@ public sealed class StageRunnerTests : IDisposable
         RunAll(new PipelineParams());
         string lockText = root.Read("out/.locks/first.json");
         first.MidRun = _ => throw new IOException("disk full");
-        var changed = new PipelineParams { Synth = new SynthParams { Seed = 12 } };
+        var changed = new PipelineParams { Synth = new SyntheticOptions { Seed = 12 } };
         var runner = Runner(changed);
 
         Assert.Throws<IOException>(() => runner.Run(runner.Plan(first), null, CancellationToken.None));
 
-        Assert.Equal("seed 7", root.Read("out/first/part2.txt"));
+        Assert.Equal("seed 2", root.Read("out/first/part2.txt"));
         Assert.Equal(lockText, root.Read("out/.locks/first.json"));
         Assert.True(Runner(new PipelineParams()).Plan(first).UpToDate);
     }

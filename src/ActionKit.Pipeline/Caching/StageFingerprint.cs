@@ -48,8 +48,8 @@ public sealed record StageFingerprint
             yield return $"upstream stage {name} changed";
         foreach (string path in Changed(previous.Inputs, Inputs))
             yield return $"input {path} changed";
-        var before = previous.Params.ToDictionary(p => p.Key, p => Canonical(p.Value));
-        var now = Params.ToDictionary(p => p.Key, p => Canonical(p.Value));
+        var before = previous.Params.SelectMany(p => Leaves(p.Key, p.Value)).ToDictionary();
+        var now = Params.SelectMany(p => Leaves(p.Key, p.Value)).ToDictionary();
         foreach (string key in Changed(before, now))
             yield return $"param {key}: {before.GetValueOrDefault(key, "(none)")} -> {now.GetValueOrDefault(key, "(none)")}";
     }
@@ -59,6 +59,12 @@ public sealed record StageFingerprint
             .Where(key => before.GetValueOrDefault(key) != now.GetValueOrDefault(key));
 
     private static string Canonical(JsonNode? value) => value?.ToJsonString() ?? "null";
+
+    /// <summary>A section's values one by one (<c>synth.seed</c>, ...), so a difference names the key that changed.</summary>
+    private static IEnumerable<KeyValuePair<string, string>> Leaves(string key, JsonNode? value) =>
+        value is JsonObject section
+            ? section.SelectMany(child => Leaves($"{key}.{child.Key}", child.Value))
+            : [new(key, Canonical(value))];
 
     private string ComputeKey()
     {

@@ -1,11 +1,14 @@
 using ActionKit.Data.Hmdb51;
+using ActionKit.Data.Synthetic;
 
 namespace ActionKit.Pipeline.Parameters;
 
 /// <summary>The pipeline's parameters: params.yaml at the repository root (DVC convention), then command-line overrides.</summary>
 public sealed record PipelineParams
 {
-    public SynthParams Synth { get; init; } = new();
+    /// <summary>The synthetic dataset that Synth writes when no real dataset is configured (ActionKit.Data's options).</summary>
+    public SyntheticOptions Synth { get; init; } = new();
+
     public DataParams Data { get; init; } = new();
 
     /// <summary>Template id or name (see <c>actionkit find</c>).</summary>
@@ -13,21 +16,6 @@ public sealed record PipelineParams
 
     public TrainParams Train { get; init; } = new();
     public DeviceChoice Device { get; init; } = DeviceChoice.Auto;
-}
-
-/// <summary>The synthetic dataset that stands in for HMDB51 when no real dataset is configured.</summary>
-public sealed record SynthParams
-{
-    public int Seed { get; init; } = 7;
-    public int VideosPerClass { get; init; } = 8;
-    public int ValVideosPerClass { get; init; } = 4;
-    public int MinFrames { get; init; } = 24;
-    public int MaxFrames { get; init; } = 40;
-    public int Width { get; init; } = 80;
-    public int Height { get; init; } = 60;
-
-    /// <summary>Also write each clip as an .avi video (for the <c>videos</c> source), not only as JPEG frames.</summary>
-    public bool Videos { get; init; }
 }
 
 /// <summary>Where the HMDB51-layout dataset is and which split and source the pipeline converts.</summary>

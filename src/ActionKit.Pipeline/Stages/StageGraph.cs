@@ -1,12 +1,14 @@
 namespace ActionKit.Pipeline.Stages;
 
-/// <summary>The pipeline's stages in the order they run; a new stage is one class and one entry in the default graph.</summary>
+/// <summary>The pipeline's stages in the order they run; a new stage is one class and one entry in <see cref="Default"/>.</summary>
 public sealed class StageGraph
 {
     public StageGraph(IEnumerable<IStage> stages)
     {
         Stages = [.. stages];
     }
+
+    public static StageGraph Default { get; } = new([new SynthStage(), new ConvertStage(), new BuildStage()]);
 
     public IReadOnlyList<IStage> Stages { get; }
 

@@ -23,14 +23,12 @@ public sealed class TemplateSource
         Mapping = mapping;
         Id = partial.Id;
         Name = partial.Name;
-        Task = partial.Task;
         Inherits = inherits;
     }
 
     public string Path { get; }
     public string Id { get; }
     public string Name { get; }
-    public string Task { get; }
 
     /// <summary>The id of the template this one is merged over, or null for a base template.</summary>
     public string? Inherits { get; }
