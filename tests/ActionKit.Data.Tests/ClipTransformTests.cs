@@ -26,7 +26,8 @@ public sealed class ClipTransformTests
     }
 
     private static VideoFrames Video(int count, Func<int, int, int, int, byte> pixel, int width = 32, int height = 24) =>
-        VideoFrames.FromDecodedFrames("v", [.. Enumerable.Range(0, count).Select(t => Filled(width, height, (x, y, c) => pixel(t, x, y, c)))]);
+        VideoFrames.FromDecodedFrames("v",
+            [.. Enumerable.Range(0, count).Select(t => Filled(width, height, (x, y, c) => pixel(t, x, y, c)))]);
 
     [Fact]
     public void ShortSideSizeRoundsLikeMmcv()

@@ -73,7 +73,8 @@ public static class Hmdb51ToCvat
         }
         if (!Directory.EnumerateFileSystemEntries(hmdbRoot).Any())
         {
-            throw new DatasetFormatException(hmdbRoot, "HMDB51 data root is empty; expected label_map.txt, split files and rawframes/ or videos/");
+            throw new DatasetFormatException(hmdbRoot,
+                "HMDB51 data root is empty; expected label_map.txt, split files and rawframes/ or videos/");
         }
         return Hmdb51LabelMap.Read(Hmdb51Layout.LabelMapPath(hmdbRoot));
     }

@@ -38,11 +38,15 @@ public sealed record ClipPreprocessing(
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first field out of range.</summary>
     public void Validate()
     {
-        Require(ClipLength >= 1 && FrameInterval >= 1 && NumClips >= 1, "clip length, frame interval and clip count must be at least 1");
+        Require(ClipLength >= 1 && FrameInterval >= 1 && NumClips >= 1,
+            "clip length, frame interval and clip count must be at least 1");
         Require(ShortSide >= 1 && CropSize >= 1, "short side and crop size must be at least 1");
-        Require(TestCropSize >= 1 && TestCropSize <= ShortSide, $"test crop size {TestCropSize} must be between 1 and the short side {ShortSide}");
-        Require(AreaRange.Min > 0 && AreaRange.Min <= AreaRange.Max && AreaRange.Max <= 1, $"area range {AreaRange} must lie in (0, 1]");
-        Require(AspectRatioRange.Min > 0 && AspectRatioRange.Min <= AspectRatioRange.Max, $"aspect ratio range {AspectRatioRange} must be positive");
+        Require(TestCropSize >= 1 && TestCropSize <= ShortSide,
+            $"test crop size {TestCropSize} must be between 1 and the short side {ShortSide}");
+        Require(AreaRange.Min > 0 && AreaRange.Min <= AreaRange.Max && AreaRange.Max <= 1,
+            $"area range {AreaRange} must lie in (0, 1]");
+        Require(AspectRatioRange.Min > 0 && AspectRatioRange.Min <= AspectRatioRange.Max,
+            $"aspect ratio range {AspectRatioRange} must be positive and ordered");
         Require(FlipRatio is >= 0 and <= 1, $"flip ratio {FlipRatio} must lie in [0, 1]");
         Require(Mean.Count == 3 && Std.Count == 3 && Std.All(s => s != 0), "mean and std need 3 values (RGB), std non-zero");
         Require(TestCrops is 1 or 3, $"test crops must be 1 or 3, got {TestCrops}");

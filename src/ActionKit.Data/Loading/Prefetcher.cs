@@ -17,11 +17,18 @@ internal sealed class Prefetcher<T> : IDisposable
     {
         _build = build;
         _stop = stop;
-        _results = [.. Enumerable.Range(0, count).Select(_ => new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously))];
+        _results =
+        [
+            .. Enumerable.Range(0, count)
+                .Select(_ => new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously)),
+        ];
         // A worker takes a window slot before it claims the next index, and the consumer returns the slot when it
         // takes that item; items are claimed in order, so the item the consumer waits for is always claimable.
         _window = new SemaphoreSlim(window);
-        _workers = [.. Enumerable.Range(0, workers).Select(_ => new Thread(Work) { IsBackground = true, Name = "ClipLoader worker" })];
+        _workers =
+        [
+            .. Enumerable.Range(0, workers).Select(_ => new Thread(Work) { IsBackground = true, Name = "ClipLoader worker" }),
+        ];
         foreach (Thread worker in _workers)
         {
             worker.Start();
