@@ -41,7 +41,8 @@ public sealed class SyntheticDatasetTests : IDisposable
         SyntheticSummary summary = SyntheticDataset.Generate(_dir.Path, Tiny);
         Assert.Equal(SyntheticDataset.ClassNames, Hmdb51LabelMap.Read(Hmdb51Layout.LabelMapPath(_dir.Path)));
         long frames = 0;
-        foreach ((Hmdb51Subset subset, int expected) in new[] { (Hmdb51Subset.Train, summary.TrainVideos), (Hmdb51Subset.Val, summary.ValVideos) })
+        foreach ((Hmdb51Subset subset, int expected) in
+                 new[] { (Hmdb51Subset.Train, summary.TrainVideos), (Hmdb51Subset.Val, summary.ValVideos) })
         {
             string splitPath = Hmdb51Layout.SplitFilePath(_dir.Path, subset, 1, Hmdb51Source.Rawframes);
             IReadOnlyList<Hmdb51Entry> entries = Hmdb51SplitFile.Read(splitPath, Hmdb51Source.Rawframes, 8);

@@ -73,7 +73,8 @@ public static class Hmdb51ToCvat
         }
         if (!Directory.EnumerateFileSystemEntries(hmdbRoot).Any())
         {
-            throw new DatasetFormatException(hmdbRoot, "HMDB51 data root is empty; expected label_map.txt, split files and rawframes/ or videos/");
+            throw new DatasetFormatException(hmdbRoot,
+                "HMDB51 data root is empty; expected label_map.txt, split files and rawframes/ or videos/");
         }
         return Hmdb51LabelMap.Read(Hmdb51Layout.LabelMapPath(hmdbRoot));
     }
@@ -84,8 +85,14 @@ public static class Hmdb51ToCvat
         string splitFile = Hmdb51Layout.SplitFilePath(hmdbRoot, subset, split, source);
         return Hmdb51SplitFile.Read(splitFile, source, labels.Count).Select((entry, index) => new VideoJob(
             entry, splitFile, source, Hmdb51Layout.MediaPath(hmdbRoot, source, entry.RelativePath),
-            Path.GetFileNameWithoutExtension(entry.RelativePath.TrimEnd('/')), labels[entry.ClassIndex], index,
-            subsetFolder));
+            VideoName(entry.RelativePath, source), labels[entry.ClassIndex], index, subsetFolder));
+    }
+
+    // The source video's name: the frame folder's name, or the video file's name without its extension.
+    private static string VideoName(string relativePath, Hmdb51Source source)
+    {
+        string name = Path.GetFileName(relativePath.TrimEnd('/'));
+        return source == Hmdb51Source.Videos ? Path.GetFileNameWithoutExtension(name) : name;
     }
 
     private static void CheckSourceExists(VideoJob job)

@@ -71,9 +71,9 @@ internal sealed class SyntheticScene
             increasing: true, moving: motion == Motion.Grow);
         _separation = Track(rng, (4 * unit, 52 * unit), (1.0 * unit, 1.2 * unit),
             increasing: true, moving: motion == Motion.Apart);
-        _shake = (rng.Uniform(3 * unit, 5 * unit), rng.Uniform(5, 7), rng.Uniform(0, 2 * Math.PI), null);
-        double shakeFrozenAt = rng.Uniform(0, FrameCount - 1);
-        _shake.FrozenAt = motion == Motion.Shake ? null : shakeFrozenAt;
+        double amplitude = rng.Uniform(3 * unit, 5 * unit), period = rng.Uniform(5, 7);
+        double phase = rng.Uniform(0, 2 * Math.PI), shakeFrozenAt = rng.Uniform(0, FrameCount - 1);
+        _shake = (amplitude, period, phase, motion == Motion.Shake ? null : shakeFrozenAt);
         _pairCentre = width / 2.0 + rng.Uniform(-2 * unit, 2 * unit);
         _rightOnTop = rng.NextInt(2) == 1;
         _actors = new (ObjectLook, double, double)[ActorCount];
