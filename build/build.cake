@@ -62,7 +62,7 @@ Task("Test")
         {
             Configuration = configuration,
             ResultsDirectory = "artifacts/test-results",
-            Loggers = { "trx", "console;verbosity=normal" },
+            Loggers = { "trx" },
         });
     });
 

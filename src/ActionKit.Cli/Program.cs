@@ -1,16 +1,19 @@
+using System.Runtime.InteropServices;
 using ActionKit.Cli;
 using ActionKit.Cli.Commands;
 using ActionKit.Pipeline;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
+// The first Ctrl+C (or SIGTERM) cancels the running stage cleanly, leaving no output half-written; a second one kills.
 using var cancellation = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
+void Cancel(PosixSignalContext signal)
 {
-    // The first Ctrl+C cancels the running stage cleanly (no output is left half-written); a second one kills.
-    e.Cancel = !cancellation.IsCancellationRequested;
+    signal.Cancel = !cancellation.IsCancellationRequested;
     cancellation.Cancel();
-};
+}
+using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
 if (Console.IsOutputRedirected)
     AnsiConsole.Console.Profile.Width = 1000; // a log file has no width: do not wrap messages at 80 columns
 return await ActionKitApp.RunAsync(args, AnsiConsole.Console, Program.AddCommands, cancellation.Token);

@@ -68,6 +68,9 @@ public sealed class StageRunner(StageGraph graph, PipelineContext context)
         };
         stageLock.Write(lockPath);
         Directory.Delete(workFolder, recursive: true);
+        string workFolders = Path.GetDirectoryName(workFolder)!;
+        if (!Directory.EnumerateFileSystemEntries(workFolders).Any())
+            Directory.Delete(workFolders);
         return stageLock;
     }
 

@@ -30,7 +30,7 @@ public static class ParamsLoader
     {
         var (values, root) = File.Exists(path) ? Parse(path) : (new PipelineParams(), []);
         values = Apply(values, overrides);
-        foreach (var (key, problem) in ParamsValidation.Problems(values))
+        if (ParamsValidation.Problems(values).FirstOrDefault() is ({ } key, { } problem))
         {
             if (overrides.LastOrDefault(o => o.Key == key) is { } option)
                 throw new ParamsException(option.Option, null, $"{key} {problem}");

@@ -16,7 +16,7 @@ public sealed class TemplateCatalog
     public TemplateCatalog(IEnumerable<TemplateSource> sources)
     {
         Sources = [.. sources];
-        foreach (var duplicate in Sources.GroupBy(s => s.Id, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
+        if (Sources.GroupBy(s => s.Id, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1) is { } duplicate)
             throw new TemplateException(duplicate.Last().Path, $"id {duplicate.Key} is also used by {duplicate.First().Path}");
     }
 
@@ -97,7 +97,7 @@ public sealed class TemplateCatalog
 
     private static void ThrowIfInvalid(ModelTemplate template, string origin)
     {
-        foreach (var (key, problem) in TemplateValidation.Problems(template))
+        if (TemplateValidation.Problems(template).FirstOrDefault() is ({ } key, { } problem))
             throw new TemplateException(origin, $"{key} {problem}");
     }
 

@@ -1,8 +1,10 @@
 using System.Collections;
 using System.Reflection;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 using YamlDotNet.Serialization;
+using YamlDotNet.Serialization.EventEmitters;
 using YamlDotNet.Serialization.NamingConventions;
 
 namespace ActionKit.Pipeline.Yaml;
@@ -21,6 +23,7 @@ public static class YamlSchema
     public static ISerializer Serializer { get; } = new SerializerBuilder()
         .WithNamingConvention(UnderscoredNamingConvention.Instance)
         .WithEnumNamingConvention(UnderscoredNamingConvention.Instance)
+        .WithEventEmitter(next => new FlowStyleNumberLists(next))
         .ConfigureDefaultValuesHandling(DefaultValuesHandling.OmitNull)
         .DisableAliases()
         .Build();
@@ -132,6 +135,17 @@ public static class YamlSchema
         _ when type.IsArray => type.GetElementType() == typeof(int) ? "a list of integers" : "a list of numbers",
         _ => "a " + type.Name.ToLowerInvariant(),
     };
+
+    /// <summary>Writes lists of numbers on one line (<c>widths: [24, 48, 96, 192]</c>), as the template files do.</summary>
+    private sealed class FlowStyleNumberLists(IEventEmitter next) : ChainedEventEmitter(next)
+    {
+        public override void Emit(SequenceStartEventInfo eventInfo, IEmitter emitter)
+        {
+            if (eventInfo.Source.Type.GetElementType() is { IsPrimitive: true })
+                eventInfo.Style = SequenceStyle.Flow;
+            base.Emit(eventInfo, emitter);
+        }
+    }
 
     private static bool IsSection(Type type) =>
         type.IsClass && type != typeof(string) && !typeof(IEnumerable).IsAssignableFrom(type);
