@@ -2,7 +2,7 @@ using System.Text.Json;
 using ActionKit.Bench;
 using Spectre.Console;
 
-// Usage: ActionKit.Bench [--out DIR] [--only kernels|x3d] [--profile]
+// Usage: ActionKit.Bench [--artifacts DIR] [--only kernels|x3d] [--profile]
 string outputFolder = "artifacts/bench";
 string? only = null;
 bool profile = false;
@@ -10,7 +10,7 @@ for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
     {
-        case "--out" when i + 1 < args.Length:
+        case "--artifacts" when i + 1 < args.Length:
             outputFolder = args[++i];
             break;
         case "--only" when i + 1 < args.Length:
@@ -20,7 +20,7 @@ for (int i = 0; i < args.Length; i++)
             profile = true;
             break;
         default:
-            Console.Error.WriteLine($"Unknown argument {args[i]}. Usage: ActionKit.Bench [--out DIR] [--only kernels|x3d] [--profile]");
+            Console.Error.WriteLine($"Unknown argument {args[i]}. Usage: ActionKit.Bench [--artifacts DIR] [--only kernels|x3d] [--profile]");
             return 2;
     }
 }

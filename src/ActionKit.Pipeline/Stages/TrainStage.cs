@@ -30,7 +30,7 @@ public sealed class TrainStage : IStage
         var val = LabeledVideo.FromCvat(CvatDataset.Open(context.FullPath(data.Val.Root)), data.Labels);
         var summary = Trainer.Run(new TrainingRun(workFolder, template, data.Labels, train, val,
             context.Params.Device.ToString().ToLowerInvariant(), context.Resume, context.Workers), progress, cancellationToken);
-        progress?.Report(new WorkProgress($"best val top-1 {summary.BestValTop1:F3} at epoch {summary.BestEpoch}"
-            + (summary.StoppedEarly ? " (stopped early)" : ""), 1, 1));
+        progress?.Report(new WorkProgress("trained", 1, 1, $"best val top-1 {summary.BestValTop1:F3} at epoch {summary.BestEpoch}"
+            + (summary.StoppedEarly ? " (stopped early)" : "")));
     }
 }

@@ -106,12 +106,11 @@ public static class Trainer
                 GradientClipping.ClipGlobalNorm(network.Parameters, hp.GradClip);
                 rate = schedule.RateAt(optimizer.StepCount);
                 optimizer.Step((float)rate);
-                progress?.Report(new WorkProgress(
-                    string.Create(CultureInfo.InvariantCulture, $"epoch {epoch + 1}/{hp.Epochs} loss {lossSum / seen:F3} acc {correct / (double)seen:F2} {seen / clock.Elapsed.TotalSeconds:F1} clips/s"),
-                    optimizer.StepCount, totalSteps));
+                progress?.Report(new WorkProgress("training", optimizer.StepCount, totalSteps,
+                    string.Create(CultureInfo.InvariantCulture, $"epoch {epoch + 1}/{hp.Epochs} loss {lossSum / seen:F3} acc {correct / (double)seen:F2} {seen / clock.Elapsed.TotalSeconds:F1} clips/s")));
             }
             double trainSeconds = clock.Elapsed.TotalSeconds;
-            var probabilities = VideoScorer.Score(network, valLoader, run.Val.Count, $"epoch {epoch + 1}/{hp.Epochs} validation", null, cancellationToken);
+            var probabilities = VideoScorer.Score(network, valLoader, run.Val.Count, "validation", null, cancellationToken);
             var metrics = ClassificationMetrics.Compute(probabilities, [.. run.Val.Select(v => v.Label)],
                 [.. run.Val.Select(v => v.Frames.Count)], run.Labels);
             var epochMetrics = new EpochMetrics(epoch + 1, lossSum / seen, correct / (double)seen, rate, metrics.Top1,
@@ -121,9 +120,8 @@ public static class Trainer
                 ModelCheckpoint.SaveWeights(Path.Combine(models, TrainedModel.WeightsFileName), network);
             File.AppendAllText(Path.Combine(run.OutputFolder, EpochMetrics.FileName), epochMetrics.ToJsonLine() + "\n");
             state.Save(lastCheckpoint, network, optimizer);
-            progress?.Report(new WorkProgress(
-                string.Create(CultureInfo.InvariantCulture, $"epoch {epoch + 1}/{hp.Epochs} val top-1 {metrics.Top1:F3} (best {state.BestValTop1:F3} at epoch {state.BestEpoch})"),
-                optimizer.StepCount, totalSteps));
+            progress?.Report(new WorkProgress("validation", epoch + 1, hp.Epochs,
+                string.Create(CultureInfo.InvariantCulture, $"epoch {epoch + 1} top-1 {metrics.Top1:F3}, mean class {metrics.MeanClassAccuracy:F3} (best {state.BestValTop1:F3} at epoch {state.BestEpoch})")));
         }
         Plots.TrainingCurves(Path.Combine(run.OutputFolder, CurvesFileName), state.History);
         return new TrainingSummary(state.History, state.BestValTop1, state.BestEpoch, state.StoppedEarly);
