@@ -1,1 +1,33 @@
-return 0;
+using System.Runtime.InteropServices;
+using ActionKit.Cli;
+using ActionKit.Cli.Commands;
+using ActionKit.Pipeline;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+// The first Ctrl+C (or SIGTERM) cancels the running stage cleanly, leaving no output half-written; a second one kills.
+using var cancellation = new CancellationTokenSource();
+void Cancel(PosixSignalContext signal)
+{
+    signal.Cancel = !cancellation.IsCancellationRequested;
+    cancellation.Cancel();
+}
+using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+if (Console.IsOutputRedirected)
+    AnsiConsole.Console.Profile.Width = 1000; // a log file has no width: do not wrap messages at 80 columns
+return await ActionKitApp.RunAsync(args, AnsiConsole.Console, Program.AddCommands, cancellation.Token);
+
+/// <summary>The <c>actionkit</c> command line: one class per verb under Commands/, each registered in <see cref="AddCommands"/>.</summary>
+public partial class Program
+{
+    public static void AddCommands(IConfigurator config)
+    {
+        config.SetApplicationName("actionkit");
+        config.SetApplicationVersion(ActionKitVersion.Current);
+        config.AddCommand<FindCommand>("find").WithDescription("List the model templates (TASK, ID, NAME, BASE PATH).");
+        config.AddCommand<SynthCommand>("synth").WithDescription("Write the synthetic HMDB51-layout dataset (only for the default data root).");
+        config.AddCommand<ConvertCommand>("convert").WithDescription("Convert the HMDB51 split to CVAT folders (data/cvat/train, data/cvat/valid).");
+        config.AddCommand<BuildCommand>("build").WithDescription("Write the workspace: template.yaml (the template in force) and data.yaml.");
+    }
+}

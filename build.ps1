@@ -1,0 +1,39 @@
+#!/usr/bin/env pwsh
+# Bootstrap, then run the Cake task graph:  ./build.ps1 --target=Build|Synth|Convert|Test|Bench [--option=value ...]
+# The same steps as build.sh, for PowerShell 7 (also as `dotnet pwsh build.ps1`, pinned in .config/dotnet-tools.json).
+$ErrorActionPreference = 'Stop'
+$root = $PSScriptRoot
+Set-Location $root
+
+if (-not (Get-Command ffmpeg -ErrorAction SilentlyContinue)) {
+    $isRoot = $IsLinux -and ((& id -u) -eq '0')
+    if ($isRoot -and (Get-Command apt-get -ErrorAction SilentlyContinue)) {
+        Write-Host 'Installing FFmpeg (apt-get)...'
+        $env:DEBIAN_FRONTEND = 'noninteractive'
+        & apt-get update -qq
+        if ($LASTEXITCODE -eq 0) { & apt-get install -y -qq ffmpeg | Out-Null }
+        if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+    }
+    else {
+        Write-Warning 'ffmpeg is not installed; video decoding and --source=videos will fail (install FFmpeg and put it on PATH).'
+    }
+}
+
+$env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'
+$env:DOTNET_NOLOGO = '1'
+$env:DOTNET_SKIP_FIRST_TIME_EXPERIENCE = '1'
+# Cake compiles the script once and reuses it; its cache lives in tools/ (git-ignored).
+$env:CAKE_SETTINGS_ENABLESCRIPTCACHE = 'true'
+$env:CAKE_PATHS_TOOLS = Join-Path $root 'tools'
+
+# Restoring the tools is skipped while the manifest is older than the stamp of the last restore.
+$stamp = Join-Path $root 'tools/.tool-restore-stamp'
+$manifest = Join-Path $root '.config/dotnet-tools.json'
+if (-not [IO.File]::Exists($stamp) -or [IO.File]::GetLastWriteTimeUtc($manifest) -gt [IO.File]::GetLastWriteTimeUtc($stamp)) {
+    & dotnet tool restore | Out-Null
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+    New-Item -ItemType Directory -Force (Join-Path $root 'tools') | Out-Null
+    Set-Content -Path $stamp -Value (Get-Date -AsUTC -Format o)
+}
+& dotnet tool run dotnet-cake build/build.cake @args
+exit $LASTEXITCODE

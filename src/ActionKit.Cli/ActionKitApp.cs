@@ -1,0 +1,64 @@
+using ActionKit.Data;
+using ActionKit.Pipeline;
+using ActionKit.Pipeline.Parameters;
+using ActionKit.Pipeline.Templates;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace ActionKit.Cli;
+
+/// <summary>Runs the CLI on a console: the one place where expected errors become a red line and an exit code.</summary>
+public static class ActionKitApp
+{
+    /// <summary>Runs <paramref name="args"/>; expected errors are printed as one red line, without a stack trace.</summary>
+    public static async Task<int> RunAsync(string[] args, IAnsiConsole console, Action<IConfigurator> addCommands, CancellationToken cancellationToken)
+    {
+        var app = new CommandApp();
+        app.Configure(config =>
+        {
+            config.ConfigureConsole(console);
+            config.Settings.Registrar.RegisterInstance(console);
+            config.PropagateExceptions();
+            config.Settings.StrictParsing = true;
+            addCommands(config);
+        });
+        try
+        {
+            return await app.RunAsync(args, cancellationToken);
+        }
+        catch (Exception error) when (ExitCodes.For(error) is { } code)
+        {
+            string message = error switch
+            {
+                OperationCanceledException => "Cancelled; outputs and locks were left as they were before this run.",
+                CommandAppException => $"{error.Message} (see actionkit --help)",
+                _ => error.Message,
+            };
+            console.MarkupLineInterpolated($"[red]{message}[/]");
+            return code;
+        }
+    }
+}
+
+/// <summary>The exit code of each kind of expected error; an unexpected exception keeps its stack trace and exit code.</summary>
+public static class ExitCodes
+{
+    public const int Usage = 2;
+    public const int Configuration = 3;
+    public const int Dataset = 4;
+    public const int Stage = 5;
+    public const int MissingTool = 6;
+    public const int Cancelled = 130;
+
+    /// <summary>The exit code for an expected error, or null for a bug.</summary>
+    public static int? For(Exception error) => error switch
+    {
+        CommandParseException or CommandRuntimeException => Usage,
+        ParamsException or TemplateException => Configuration,
+        DatasetFormatException => Dataset,
+        StageException => Stage,
+        MissingToolException => MissingTool,
+        OperationCanceledException => Cancelled,
+        _ => null,
+    };
+}

@@ -1,0 +1,46 @@
+using ActionKit.Data.Hmdb51;
+using ActionKit.Data.Synthetic;
+
+namespace ActionKit.Pipeline.Parameters;
+
+/// <summary>The pipeline's parameters: params.yaml at the repository root (DVC convention), then command-line overrides.</summary>
+public sealed record PipelineParams
+{
+    /// <summary>The synthetic dataset that Synth writes when no real dataset is configured (ActionKit.Data's options).</summary>
+    public SyntheticOptions Synth { get; init; } = new();
+
+    public DataParams Data { get; init; } = new();
+
+    /// <summary>Template id or name (see <c>actionkit find</c>).</summary>
+    public string Template { get; init; } = "X3D-CPU";
+
+    public TrainParams Train { get; init; } = new();
+    public DeviceChoice Device { get; init; } = DeviceChoice.Auto;
+}
+
+/// <summary>Where the HMDB51-layout dataset is and which split and source the pipeline converts.</summary>
+public sealed record DataParams
+{
+    /// <summary>The default root; the Synth stage writes it, and runs only when the data root is this folder.</summary>
+    public const string SyntheticRoot = "data/synth-hmdb51";
+
+    public string Root { get; init; } = SyntheticRoot;
+    public int Split { get; init; } = 1;
+    public Hmdb51Source Source { get; init; } = Hmdb51Source.Rawframes;
+}
+
+/// <summary>Overrides of the template's hyper_parameters; null keeps the template's value.</summary>
+public sealed record TrainParams
+{
+    public int? Epochs { get; init; }
+    public int? BatchSize { get; init; }
+    public double? LearningRate { get; init; }
+}
+
+/// <summary>Where to compute: the first CUDA GPU when there is one (auto), or a fixed choice.</summary>
+public enum DeviceChoice
+{
+    Auto,
+    Cpu,
+    Cuda,
+}

@@ -1,0 +1,40 @@
+using ActionKit.Data;
+using ActionKit.Data.Cvat;
+using ActionKit.Data.Hmdb51;
+using ActionKit.Pipeline.Workspace;
+
+namespace ActionKit.Pipeline.Stages;
+
+/// <summary>
+/// Build (like <c>otx build</c>): writes the workspace's template.yaml (the template in force) and data.yaml (the
+/// CVAT train/valid roots Convert wrote, their video counts and the labels; test = valid).
+/// </summary>
+public sealed class BuildStage : IStage
+{
+    public string Name => "build";
+
+    public StageDeclaration Declare(PipelineContext context) => new(
+        Home: context.Workspace,
+        Outputs: [WorkspaceTemplate.FileName, WorkspaceData.FileName],
+        Inputs: [context.CvatRoot, .. context.TemplateFile is { } file ? new[] { file } : []],
+        Params: ["template", "train"],
+        Upstream: ["convert"]);
+
+    public void Run(PipelineContext context, string workFolder, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
+    {
+        var template = context.ResolveTemplate();
+        var train = CvatDataset.Open(Path.Combine(context.CvatRoot, Hmdb51ToCvat.TrainFolder));
+        var valid = CvatDataset.Open(Path.Combine(context.CvatRoot, Hmdb51ToCvat.ValidFolder));
+        var validSubset = new DataSubset { Root = context.DisplayPath(valid.Root), Videos = valid.Videos.Count };
+        var data = new WorkspaceData
+        {
+            Train = new DataSubset { Root = context.DisplayPath(train.Root), Videos = train.Videos.Count },
+            Val = validSubset,
+            Test = validSubset,
+            Labels = [.. train.Labels.Union(valid.Labels).Order(StringComparer.Ordinal)],
+        };
+        WorkspaceTemplate.Save(template, Path.Combine(workFolder, WorkspaceTemplate.FileName));
+        data.Save(Path.Combine(workFolder, WorkspaceData.FileName));
+        progress?.Report(new WorkProgress("workspace", 1, 1));
+    }
+}

@@ -1,0 +1,68 @@
+using ActionKit.Data.Synthetic;
+using ActionKit.Pipeline.Caching;
+using ActionKit.Pipeline.Parameters;
+using ActionKit.Pipeline.Stages;
+using ActionKit.Pipeline.Workspace;
+
+namespace ActionKit.Pipeline.Tests;
+
+/// <summary>The real Synth, Convert and Build stages on a tiny synthetic dataset (8 classes x 2 videos x 2-3 frames).</summary>
+public sealed class PipelineStagesTests : IDisposable
+{
+    private static readonly PipelineParams Tiny = new()
+    {
+        Synth = new SyntheticOptions { VideosPerClass = 2, ValVideosPerClass = 1, MinFrames = 2, MaxFrames = 3, Width = 16, Height = 16, Seed = 5 },
+    };
+
+    private readonly TempFolder root = new();
+
+    public void Dispose() => root.Dispose();
+
+    [Fact]
+    public void Pipeline_builds_a_workspace_then_reruns_exactly_the_stages_below_a_change()
+    {
+        Assert.Equal(["synth", "convert", "build"], RanStages(Tiny));
+        var data = WorkspaceData.Load(root.Combine("workspace", WorkspaceData.FileName));
+        Assert.Equal(("data/cvat/train", 8, "data/cvat/valid", 8), (data.Train.Root, data.Train.Videos, data.Val.Root, data.Val.Videos));
+        Assert.Equal(data.Val, data.Test);
+        Assert.Equal(SyntheticDataset.ClassNames.Order(StringComparer.Ordinal), data.Labels);
+        var template = WorkspaceTemplate.Load(root.Combine("workspace", WorkspaceTemplate.FileName));
+        Assert.Equal("Custom_Action_Classification_X3D_CPU", template.Id);
+
+        Assert.Empty(RanStages(Tiny));
+        Assert.Equal(["build"], RanStages(Tiny with { Train = new TrainParams { Epochs = 2 } }));
+        Assert.Equal(2, WorkspaceTemplate.Load(root.Combine("workspace", WorkspaceTemplate.FileName)).HyperParameters.Epochs);
+        Assert.Equal(["build"], RanStages(Tiny with { Train = new TrainParams { Epochs = 2 }, Template = "X3D-XS" }));
+        Assert.Equal(["synth", "convert", "build"], RanStages(Tiny with { Synth = Tiny.Synth with { Seed = 6 }, Train = new TrainParams { Epochs = 2 }, Template = "X3D-XS" }));
+    }
+
+    [Fact]
+    public void Convert_reads_a_real_dataset_without_synth()
+    {
+        var synthetic = new PipelineContext(root.Path, Tiny);
+        new StageRunner(StageGraph.Default, synthetic).Run(new StageRunner(StageGraph.Default, synthetic).Plan(new SynthStage()), null, CancellationToken.None);
+        Directory.Move(root.Combine("data", "synth-hmdb51"), root.Combine("hmdb51"));
+
+        var real = new PipelineContext(root.Path, Tiny with { Data = new DataParams { Root = "hmdb51" } });
+        var convert = new StageRunner(StageGraph.Default, real).Plan(new ConvertStage());
+        Assert.Empty(convert.Declaration.Upstream);
+        Assert.Contains("hmdb51/hmdb51_train_split_1_rawframes.txt", convert.Fingerprint.Inputs.Keys);
+        new StageRunner(StageGraph.Default, real).Run(convert, null, CancellationToken.None);
+        Assert.Equal(8, Directory.GetDirectories(root.Combine("data", "cvat", "valid")).Length);
+    }
+
+    private List<string> RanStages(PipelineParams parameters)
+    {
+        var runner = new StageRunner(StageGraph.Default, new PipelineContext(root.Path, parameters));
+        var ran = new List<string>();
+        foreach (var stage in StageGraph.Default.Stages)
+        {
+            var plan = runner.Plan(stage);
+            if (plan.UpToDate)
+                continue;
+            runner.Run(plan, null, CancellationToken.None);
+            ran.Add(stage.Name);
+        }
+        return ran;
+    }
+}
