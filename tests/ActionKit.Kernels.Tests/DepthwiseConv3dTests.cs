@@ -32,8 +32,7 @@ public unsafe class DepthwiseConv3dTests
         Reference.DepthwiseBackwardWeight(wantDWeight, dOutput, input, g);
         foreach (int width in TestArrays.Widths)
         {
-            // Stale values in the overwritten outputs must not leak through.
-            var (output, dInput, dWeight) = (Filled(g.OutputLength, float.NaN), Filled(g.InputLength, float.NaN), (float[])dWeightStart.Clone());
+            var (output, dInput, dWeight) = (TestArrays.Stale(g.OutputLength), TestArrays.Stale(g.InputLength), (float[])dWeightStart.Clone());
             TestArrays.With(width, 2, () => RunAll(output, dInput, dWeight, input, weight, dOutput, g));
             TestArrays.AssertClose(wantOutput, output, $"forward {g} width={width}");
             TestArrays.AssertClose(wantDInput, dInput, $"backward-input {g} width={width}");
@@ -89,8 +88,6 @@ public unsafe class DepthwiseConv3dTests
         var error = Assert.Throws<ArgumentException>(() => RunAll(data, data, data, data, data, data, g));
         Assert.Contains("channel", error.Message);
     }
-
-    static float[] Filled(long length, float value) => Enumerable.Repeat(value, checked((int)length)).ToArray();
 
     static void RunAll(float[] output, float[] dInput, float[] dWeight, float[] input, float[] weight, float[] dOutput, ConvGeometry g)
     {

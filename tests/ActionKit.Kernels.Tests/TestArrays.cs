@@ -13,6 +13,9 @@ public static class TestArrays
     public static float[] Random(Random random, long length) =>
         Enumerable.Range(0, checked((int)length)).Select(_ => random.NextSingle() * 2 - 1).ToArray();
 
+    /// <summary>NaNs in a buffer a kernel overwrites: stale values must not leak through.</summary>
+    public static float[] Stale(long length) => Enumerable.Repeat(float.NaN, checked((int)length)).ToArray();
+
     /// <summary>
     /// Fails with the worst element when |got − want| exceeds 1e-4 · (|want| + rms(want)): relative to each value,
     /// with the typical magnitude as a floor where a sum cancels to near zero.

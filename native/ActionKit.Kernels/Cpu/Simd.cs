@@ -143,4 +143,19 @@ internal static unsafe class Simd
             destination[i] = sum;
         }
     }
+
+    /// <summary>destination[lane] += value[lane] for lane &gt;= skip; the skipped lanes overlap the previous vector.</summary>
+    public static void AddLanes<TSimd, TVector>(float* destination, TVector value, int skip)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        if (skip == 0)
+        {
+            TSimd.Store(destination, TSimd.Add(TSimd.Load(destination), value));
+            return;
+        }
+        float* lanes = stackalloc float[TSimd.Width];
+        TSimd.Store(lanes, value);
+        for (int lane = skip; lane < TSimd.Width; lane++)
+            destination[lane] += lanes[lane];
+    }
 }

@@ -1,0 +1,265 @@
+using System.Runtime.CompilerServices;
+
+namespace ActionKit.Kernels.Cpu;
+
+/// <summary>
+/// The loops shared by the direct (no im2col) convolutions on channels-last tensors: depthwise (groups = channels)
+/// and dense (groups 1, <typeparamref name="TDense"/> on). Weights are used tap-major: [taps, C] for depthwise, and
+/// [taps, S, T] for dense, a row of T target channels per source channel. Every inner loop vectorizes over the
+/// target's channels; when the vector width does not divide them, the last vector overlaps the one before it.
+/// </summary>
+/// <remarks>
+/// The gathers compute each target row whole in one chunk; the weight gradient sums per-chunk partials in chunk
+/// order. Chunk boundaries depend only on the geometry, so results are bit-reproducible.
+/// </remarks>
+internal static unsafe class DirectConv<TDense> where TDense : struct, IFlag
+{
+    const int MaxChunks = 32;
+
+    /// <summary>
+    /// target[n, z, y, x, :] = Σ_taps source[...] ⊛ tapMajorWeight, where (forward) target is the output and source
+    /// the input, or (toward the input) target is dInput and source dOutput, gathering from every output position
+    /// that the input position fed.
+    /// </summary>
+    public static void Gather(float* target, float* source, float* tapMajorWeight, in ConvGeometry g, bool towardInput)
+    {
+        var job = new GatherJob(target, source, tapMajorWeight, g, towardInput);
+        Simd.Run(ref job, job.TargetChannels);
+    }
+
+    /// <summary>partials [taps, S, Cout] (S = Cin dense, 1 depthwise) = Σ dOutput · input, summed over fixed chunks in order.</summary>
+    public static void WeightGradient(float* tapMajorGradient, float* dOutput, float* input, in ConvGeometry g)
+    {
+        var job = new WeightGradientJob(tapMajorGradient, dOutput, input, g);
+        Simd.Run(ref job, g.OutChannels);
+    }
+
+    readonly struct GatherJob(float* target, float* source, float* weight, ConvGeometry g, bool towardInput) : ISimdKernel
+    {
+        public int SourceChannels => TDense.IsOn && towardInput ? g.OutChannels : g.InChannels;
+        public int TargetChannels => TDense.IsOn && !towardInput ? g.OutChannels : g.InChannels;
+        int TapLength => TDense.IsOn ? g.InChannels * g.OutChannels : g.InChannels;
+
+        public void Run<TSimd, TVector>() where TSimd : struct, ISimd<TVector> where TVector : struct
+        {
+            var job = this;
+            int targetDepth = towardInput ? g.InDepth : g.OutDepth, targetHeight = towardInput ? g.InHeight : g.OutHeight;
+            int rows = g.Batch * targetDepth * targetHeight;
+            int rowsPerChunk = CpuParallel.ChunkCount(rows, MaxChunks);
+            CpuParallel.For(CpuParallel.ChunkCount(rows, rowsPerChunk), chunk =>
+            {
+                for (int row = chunk * rowsPerChunk; row < Math.Min(rows, (chunk + 1) * rowsPerChunk); row++)
+                    job.GatherRow<TSimd, TVector>(AxisTaps.RowAt(row, targetDepth, targetHeight));
+            });
+        }
+
+        // One target row (n, z, y): for each x, the taps that reach it are the (depth, height) row pairs times the
+        // width taps, so no bounds check is left inside the channel loop.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void GatherRow<TSimd, TVector>((int N, int Z, int Y) at)
+            where TSimd : struct, ISimd<TVector> where TVector : struct
+        {
+            var (n, z, y) = at;
+            int sourceChannels = SourceChannels, targetChannels = TargetChannels, pairCount = 0;
+            var (sourceDepth, sourceHeight, sourceWidth) = towardInput ? (g.OutDepth, g.OutHeight, g.OutWidth) : (g.InDepth, g.InHeight, g.InWidth);
+            var (targetHeight, targetWidth) = towardInput ? (g.InHeight, g.InWidth) : (g.OutHeight, g.OutWidth);
+            float** pairSource = stackalloc float*[g.KernelDepth * g.KernelHeight];
+            int* pairTap = stackalloc int[g.KernelDepth * g.KernelHeight];
+            AxisTaps zTaps = Taps(z, g.KernelDepth, g.StrideDepth, g.PadDepth, sourceDepth);
+            AxisTaps yTaps = Taps(y, g.KernelHeight, g.StrideHeight, g.PadHeight, sourceHeight);
+            for (int i = 0; i < zTaps.Count; i++)
+                for (int j = 0; j < yTaps.Count; j++)
+                {
+                    long sourceRow = ((long)n * sourceDepth + zTaps.Source + i * zTaps.SourceStep) * sourceHeight + yTaps.Source + j * yTaps.SourceStep;
+                    pairSource[pairCount] = source + sourceRow * sourceWidth * sourceChannels;
+                    pairTap[pairCount++] = ((zTaps.First + i * zTaps.KernelStep) * g.KernelHeight + yTaps.First + j * yTaps.KernelStep) * g.KernelWidth;
+                }
+
+            // Target positions `step` apart with the same width taps read sources `advance` apart: where four of
+            // them do, they share each weight load and keep four sums in flight.
+            int step = towardInput ? g.StrideWidth : 1;
+            long advance = (towardInput ? 1L : g.StrideWidth) * sourceChannels;
+            float* targetRow = target + (((long)n * (towardInput ? g.InDepth : g.OutDepth) + z) * targetHeight + y) * targetWidth * targetChannels;
+            float** tapSource = stackalloc float*[g.KernelVolume];
+            float** tapWeight = stackalloc float*[g.KernelVolume];
+            for (int phase = 0; phase < step; phase++)
+                for (int x = phase; x < targetWidth;)
+                {
+                    AxisTaps xTaps = Taps(x, g.KernelWidth, g.StrideWidth, g.PadWidth, sourceWidth);
+                    int taps = 0;
+                    for (int pair = 0; pair < pairCount; pair++)
+                        for (int t = 0; t < xTaps.Count; t++, taps++)
+                        {
+                            tapSource[taps] = pairSource[pair] + (long)(xTaps.Source + t * xTaps.SourceStep) * sourceChannels;
+                            tapWeight[taps] = weight + (long)(pairTap[pair] + xTaps.First + t * xTaps.KernelStep) * TapLength;
+                        }
+                    int fourth = x + 3 * step;
+                    float* targetAt = targetRow + (long)x * targetChannels;
+                    if (fourth < targetWidth && Taps(fourth, g.KernelWidth, g.StrideWidth, g.PadWidth, sourceWidth).SharesTapsWith(xTaps))
+                    {
+                        GatherPositions<TSimd, TVector, On>(targetAt, (long)step * targetChannels, tapSource, tapWeight, taps, advance);
+                        x += 4 * step;
+                    }
+                    else
+                    {
+                        GatherPositions<TSimd, TVector, Off>(targetAt, 0, tapSource, tapWeight, taps, 0);
+                        x += step;
+                    }
+                }
+        }
+
+        // target[b·targetAdvance + c] = Σ_tap source_b · tapWeight[tap] over channel c, for b < 4 when TFour is on,
+        // else b = 0; source_b = tapSource[tap] + b·sourceAdvance. Depthwise: source_b[c] · w[c]; dense:
+        // Σ_s source_b[s] · w[s·T + c].
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void GatherPositions<TSimd, TVector, TFour>(float* target, long targetAdvance, float** tapSource, float** tapWeight, int taps, long sourceAdvance)
+            where TSimd : struct, ISimd<TVector> where TVector : struct where TFour : struct, IFlag
+        {
+            int targetChannels = TargetChannels, sourceChannels = SourceChannels;
+            for (int c0 = 0; c0 < targetChannels; c0 += TSimd.Width)
+            {
+                int c = Math.Min(c0, targetChannels - TSimd.Width);
+                TVector sum0 = TSimd.Zero, sum1 = TSimd.Zero, sum2 = TSimd.Zero, sum3 = TSimd.Zero;
+                for (int tap = 0; tap < taps; tap++)
+                {
+                    if (!TDense.IsOn)
+                    {
+                        MultiplyAdd<TSimd, TVector, TFour>(tapSource[tap] + c, sourceAdvance, TSimd.Load(tapWeight[tap] + c), ref sum0, ref sum1, ref sum2, ref sum3);
+                        continue;
+                    }
+                    float* s = tapSource[tap], w = tapWeight[tap] + c;
+                    for (int channel = 0; channel < sourceChannels; channel++, w += targetChannels)
+                        MultiplyAdd<TSimd, TVector, TFour>(s + channel, sourceAdvance, TSimd.Load(w), ref sum0, ref sum1, ref sum2, ref sum3);
+                }
+                TSimd.Store(target + c, sum0);
+                if (TFour.IsOn)
+                {
+                    TSimd.Store(target + targetAdvance + c, sum1);
+                    TSimd.Store(target + 2 * targetAdvance + c, sum2);
+                    TSimd.Store(target + 3 * targetAdvance + c, sum3);
+                }
+            }
+        }
+
+        AxisTaps Taps(int position, int kernel, int stride, int pad, int sourceLength) => towardInput
+            ? AxisTaps.OfInput(position, kernel, stride, pad, sourceLength)
+            : AxisTaps.OfOutput(position, kernel, stride, pad, sourceLength);
+    }
+
+    // sum_b += source_b · weight for the positions b < 4 (TFour) or b = 0, source_b at s + b·advance.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void MultiplyAdd<TSimd, TVector, TFour>(float* s, long advance, TVector weight, ref TVector sum0, ref TVector sum1, ref TVector sum2, ref TVector sum3)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TFour : struct, IFlag
+    {
+        sum0 = TSimd.MultiplyAdd(Source<TSimd, TVector>(s), weight, sum0);
+        if (!TFour.IsOn)
+            return;
+        sum1 = TSimd.MultiplyAdd(Source<TSimd, TVector>(s + advance), weight, sum1);
+        sum2 = TSimd.MultiplyAdd(Source<TSimd, TVector>(s + 2 * advance), weight, sum2);
+        sum3 = TSimd.MultiplyAdd(Source<TSimd, TVector>(s + 3 * advance), weight, sum3);
+    }
+
+    // Dense convolutions multiply one source channel into every target channel; depthwise ones channel by channel.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static TVector Source<TSimd, TVector>(float* s) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        TDense.IsOn ? TSimd.Broadcast(*s) : TSimd.Load(s);
+
+    readonly struct WeightGradientJob(float* tapMajorGradient, float* dOutput, float* input, ConvGeometry g) : ISimdKernel
+    {
+        int GroupInputs => TDense.IsOn ? g.InChannels : 1;
+
+        public void Run<TSimd, TVector>() where TSimd : struct, ISimd<TVector> where TVector : struct
+        {
+            int rows = g.Batch * g.OutDepth * g.OutHeight, rowsPerChunk = CpuParallel.ChunkCount(rows, MaxChunks);
+            int chunks = CpuParallel.ChunkCount(rows, rowsPerChunk);
+            long partialLength = (long)g.KernelVolume * GroupInputs * g.OutChannels;
+            float* partials = Scratch.Get(ScratchSlot.CallPartials, chunks * partialLength);
+            var job = this;
+            CpuParallel.For(chunks, chunk =>
+            {
+                float* partial = partials + chunk * partialLength;
+                new Span<float>(partial, checked((int)partialLength)).Clear();
+                for (int row = chunk * rowsPerChunk; row < Math.Min(rows, (chunk + 1) * rowsPerChunk); row++)
+                    job.AccumulateRow<TSimd, TVector>(partial, row);
+            });
+            Simd.SumChunks<TSimd, TVector>(tapMajorGradient, partials, partialLength, chunks, accumulate: false);
+        }
+
+        // partial [taps, S, Cout] += this output row's contribution, one (tap, source channel, channel vector) sum
+        // at a time over x.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void AccumulateRow<TSimd, TVector>(float* partial, int row)
+            where TSimd : struct, ISimd<TVector> where TVector : struct
+        {
+            int inChannels = g.InChannels, outChannels = g.OutChannels, groupInputs = GroupInputs;
+            var (n, z, y) = AxisTaps.RowAt(row, g.OutDepth, g.OutHeight);
+            AxisTaps zTaps = AxisTaps.OfOutput(z, g.KernelDepth, g.StrideDepth, g.PadDepth, g.InDepth);
+            AxisTaps yTaps = AxisTaps.OfOutput(y, g.KernelHeight, g.StrideHeight, g.PadHeight, g.InHeight);
+            float* dOutputRow = dOutput + (((long)n * g.OutDepth + z) * g.OutHeight + y) * g.OutWidth * outChannels;
+            long inputStep = (long)g.StrideWidth * inChannels;
+            for (int i = 0; i < zTaps.Count; i++)
+                for (int j = 0; j < yTaps.Count; j++)
+                {
+                    long inputRow = ((long)n * g.InDepth + zTaps.Source + i) * g.InHeight + yTaps.Source + j;
+                    int tapBase = ((zTaps.First + i) * g.KernelHeight + yTaps.First + j) * g.KernelWidth;
+                    for (int kx = 0; kx < g.KernelWidth; kx++)
+                    {
+                        // Output columns x whose input column x·s − p + kx lies inside the row.
+                        int lastInput = g.InWidth - 1 + g.PadWidth - kx;
+                        int xStart = kx >= g.PadWidth ? 0 : (g.PadWidth - kx + g.StrideWidth - 1) / g.StrideWidth;
+                        int xEnd = lastInput < 0 ? 0 : Math.Min(g.OutWidth, lastInput / g.StrideWidth + 1);
+                        if (xStart >= xEnd)
+                            continue;
+                        float* inputStart = input + (inputRow * g.InWidth + (long)xStart * g.StrideWidth - g.PadWidth + kx) * inChannels;
+                        float* partialTap = partial + (long)(tapBase + kx) * groupInputs * outChannels;
+                        for (int s = 0; s < groupInputs; s++)
+                            for (int c0 = 0; c0 < outChannels; c0 += TSimd.Width)
+                            {
+                                int c = Math.Min(c0, outChannels - TSimd.Width);
+                                // Four sums over interleaved columns, so four multiply-adds are in flight.
+                                TVector sum0 = TSimd.Zero, sum1 = TSimd.Zero, sum2 = TSimd.Zero, sum3 = TSimd.Zero;
+                                float* d = dOutputRow + (long)xStart * outChannels + c, source = inputStart + (TDense.IsOn ? s : c);
+                                int x = xStart;
+                                for (; x + 4 <= xEnd; x += 4, d += 4 * outChannels, source += 4 * inputStep)
+                                {
+                                    sum0 = TSimd.MultiplyAdd(TSimd.Load(d), Source<TSimd, TVector>(source), sum0);
+                                    sum1 = TSimd.MultiplyAdd(TSimd.Load(d + outChannels), Source<TSimd, TVector>(source + inputStep), sum1);
+                                    sum2 = TSimd.MultiplyAdd(TSimd.Load(d + 2 * outChannels), Source<TSimd, TVector>(source + 2 * inputStep), sum2);
+                                    sum3 = TSimd.MultiplyAdd(TSimd.Load(d + 3 * outChannels), Source<TSimd, TVector>(source + 3 * inputStep), sum3);
+                                }
+                                for (; x < xEnd; x++, d += outChannels, source += inputStep)
+                                    sum0 = TSimd.MultiplyAdd(TSimd.Load(d), Source<TSimd, TVector>(source), sum0);
+                                Simd.AddLanes<TSimd, TVector>(partialTap + (long)s * outChannels + c, TSimd.Add(TSimd.Add(sum0, sum1), TSimd.Add(sum2, sum3)), c0 - c);
+                            }
+                    }
+                }
+        }
+    }
+}
+
+/// <summary>Between PyTorch's weight layout [Cout, S, taps] (S = Cin dense, 1 depthwise) and the kernels' tap-major ones.</summary>
+internal static unsafe class TapMajor
+{
+    /// <summary>
+    /// tapMajor = torch permuted to [taps, S, Cout] (<paramref name="outputsInner"/>) or to [taps, Cout, S].
+    /// </summary>
+    public static void FromTorch(float* tapMajor, float* torch, int outChannels, int groupInputs, int taps, bool outputsInner)
+    {
+        for (int o = 0; o < outChannels; o++)
+            for (int s = 0; s < groupInputs; s++)
+                for (int tap = 0; tap < taps; tap++)
+                {
+                    long inner = outputsInner ? ((long)tap * groupInputs + s) * outChannels + o : ((long)tap * outChannels + o) * groupInputs + s;
+                    tapMajor[inner] = torch[((long)o * groupInputs + s) * taps + tap];
+                }
+    }
+
+    /// <summary>torch [Cout, S, taps] += tapMajor [taps, S, Cout].</summary>
+    public static void AddToTorch(float* torch, float* tapMajor, int outChannels, int groupInputs, int taps)
+    {
+        for (int o = 0; o < outChannels; o++)
+            for (int s = 0; s < groupInputs; s++)
+                for (int tap = 0; tap < taps; tap++)
+                    torch[((long)o * groupInputs + s) * taps + tap] += tapMajor[((long)tap * groupInputs + s) * outChannels + o];
+    }
+}
