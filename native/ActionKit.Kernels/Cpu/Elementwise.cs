@@ -4,7 +4,7 @@ using System.Numerics.Tensors;
 namespace ActionKit.Kernels.Cpu;
 
 /// <summary>
-/// Elementwise kernels on flat buffers: activations (ReLU, Sigmoid, Swish) and their backward passes, residual add,
+/// Elementwise kernels on flat buffers: activations (ReLU, Sigmoid) and their backward passes, residual add,
 /// scaling. Parallel over fixed chunks; every element is computed independently, so results never depend on threads.
 /// </summary>
 public static unsafe class Elementwise
@@ -53,38 +53,6 @@ public static unsafe class Elementwise
         {
             for (long i = o; i < o + n; i++)
                 dx[i] = dy[i] * y[i] * (1 - y[i]);
-        });
-
-    /// <summary>y = x · sigmoid(x).</summary>
-    public static void Swish(float* y, float* x, long count) =>
-        ForChunks(count, (o, n) =>
-        {
-            long i = o, end = o + n;
-            for (; i <= end - Vector<float>.Count; i += Vector<float>.Count)
-            {
-                var v = Vector.Load(x + i);
-                (v / (Vector<float>.One + Vector.Exp(-v))).Store(y + i);
-            }
-            for (; i < end; i++)
-                y[i] = x[i] / (1f + MathF.Exp(-x[i]));
-        });
-
-    /// <summary>dx = dy · (s + x·s·(1 - s)) with s = sigmoid(x) (overwritten; dx may alias dy).</summary>
-    public static void SwishBackward(float* dx, float* dy, float* x, long count) =>
-        ForChunks(count, (o, n) =>
-        {
-            long i = o, end = o + n;
-            for (; i <= end - Vector<float>.Count; i += Vector<float>.Count)
-            {
-                var v = Vector.Load(x + i);
-                var sigmoid = Vector<float>.One / (Vector<float>.One + Vector.Exp(-v));
-                (Vector.Load(dy + i) * sigmoid * (Vector<float>.One + v * (Vector<float>.One - sigmoid))).Store(dx + i);
-            }
-            for (; i < end; i++)
-            {
-                float sigmoid = 1f / (1f + MathF.Exp(-x[i]));
-                dx[i] = dy[i] * sigmoid * (1 + x[i] * (1 - sigmoid));
-            }
         });
 
     /// <summary>y = a + b, then ReLU when <paramref name="relu"/> (the residual join of a bottleneck block).</summary>
