@@ -48,8 +48,7 @@ internal readonly struct SwishActivation : IActivation
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static TVector Sigmoid<TSimd, TVector>(TVector v) where TSimd : struct, ISimd<TVector> where TVector : struct
     {
-        TVector one = TSimd.Broadcast(1f);
-        return TSimd.Divide(one, TSimd.Add(one, Simd.Exp<TSimd, TVector>(TSimd.Subtract(TSimd.Zero, v))));
+        return TSimd.Reciprocal(TSimd.Add(TSimd.Broadcast(1f), Simd.Exp<TSimd, TVector>(TSimd.Subtract(TSimd.Zero, v))));
     }
 }
 
