@@ -32,27 +32,71 @@ public sealed unsafe class PointwiseKernelTests
     }
 
     [Fact]
-    public void ActivationsMatchTheirFormulas()
+    public void ActivationsMatchTheirFormulasAtEveryWidth()
     {
         var x = Random(40_003, 5);
         var dy = Random(x.Length, 6);
-        var (y, dx) = (new float[x.Length], new float[x.Length]);
-        fixed (float* px = x, py = y, pdx = dx, pdy = dy)
+        foreach (int width in TestArrays.Widths)
         {
-            Elementwise.Sigmoid(py, px, x.Length);
-            Elementwise.SigmoidBackward(pdx, pdy, py, x.Length);
-            for (int i = 0; i < x.Length; i += 97)
+            var (y, dx) = (TestArrays.Stale(x.Length), TestArrays.Stale(x.Length));
+            TestArrays.With(width, 2, () =>
+            {
+                fixed (float* px = x, py = y, pdx = dx, pdy = dy)
+                {
+                    Elementwise.Sigmoid(py, px, x.Length);
+                    Elementwise.SigmoidBackward(pdx, pdy, py, x.Length);
+                }
+            });
+            for (int i = 0; i < x.Length; i++)
             {
                 double s = 1 / (1 + Math.Exp(-x[i]));
                 Near(s, y[i]);
                 Near(dy[i] * s * (1 - s), dx[i]);
             }
-            Elementwise.Relu(py, px, x.Length);
-            Elementwise.ReluBackward(pdx, pdy, py, x.Length);
+            TestArrays.With(width, 2, () =>
+            {
+                fixed (float* px = x, py = y, pdx = dx, pdy = dy)
+                {
+                    Elementwise.Relu(py, px, x.Length);
+                    Elementwise.ReluBackward(pdx, pdy, py, x.Length);
+                }
+            });
             for (int i = 0; i < x.Length; i++)
             {
                 Assert.Equal(Math.Max(x[i], 0), y[i]);
                 Assert.Equal(x[i] > 0 ? dy[i] : 0, dx[i]);
+            }
+        }
+    }
+
+    [Fact]
+    public void OptimizersFollowTheTorchFormulasAtEveryWidth()
+    {
+        const int count = 1037;
+        var (start, gradients, moments) = (Random(count, 20), Random(count, 21), Random(count, 22));
+        var squares = moments.Select(m => m * m).ToArray();
+        foreach (int width in TestArrays.Widths)
+        {
+            var (sgd, buffer, adam, first, second) = ((float[])start.Clone(), (float[])moments.Clone(), (float[])start.Clone(),
+                (float[])moments.Clone(), (float[])squares.Clone());
+            TestArrays.With(width, 2, () =>
+            {
+                fixed (float* ps = sgd, pb = buffer, pa = adam, pf = first, pq = second, pg = gradients)
+                {
+                    Optimizers.Sgd(ps, pg, pb, count, 0.1f, 0.9f, 0.01f);
+                    Optimizers.AdamW(pa, pg, pf, pq, count, 0.01f, 0.9f, 0.999f, 1e-8f, 0.1f, step: 3);
+                }
+            });
+            for (int i = 0; i < count; i++)
+            {
+                double g = gradients[i], momentum = 0.9 * moments[i] + g + 0.01 * start[i];
+                Near(momentum, buffer[i]);
+                Near(start[i] - 0.1 * momentum, sgd[i]);
+                double m = 0.9 * moments[i] + 0.1 * g, v = 0.999 * squares[i] + 0.001 * g * g;
+                Near(m, first[i]);
+                Near(v, second[i]);
+                double p = start[i] * (1 - 0.01 * 0.1) - 0.01 * (m / (1 - Math.Pow(0.9, 3))) / (Math.Sqrt(v / (1 - Math.Pow(0.999, 3))) + 1e-8);
+                Near(p, adam[i]);
             }
         }
     }

@@ -30,11 +30,13 @@ public static unsafe class Elementwise
 
     /// <summary>dx = dy where y &gt; 0, else 0 (overwritten).</summary>
     public static void ReluBackward(float* dx, float* dy, float* y, long count) =>
-        ForChunks(count, (o, n) =>
-        {
-            for (long i = o; i < o + n; i++)
-                dx[i] = y[i] > 0 ? dy[i] : 0;
-        });
+        VectorMap.Run(new ReluBackwardBody(dx, dy, y), count);
+
+    readonly struct ReluBackwardBody(float* dx, float* dy, float* y) : IVectorBody
+    {
+        public void Apply<TSimd, TVector>(long i, int lanes) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+            VectorMap.Store<TSimd, TVector>(dx + i, TSimd.WherePositive(VectorMap.Load<TSimd, TVector>(y + i, lanes), VectorMap.Load<TSimd, TVector>(dy + i, lanes)), lanes);
+    }
 
     /// <summary>y = 1 / (1 + e^-x).</summary>
     public static void Sigmoid(float* y, float* x, long count) =>
@@ -49,11 +51,17 @@ public static unsafe class Elementwise
 
     /// <summary>dx = dy · y · (1 - y), with y the sigmoid's output (overwritten).</summary>
     public static void SigmoidBackward(float* dx, float* dy, float* y, long count) =>
-        ForChunks(count, (o, n) =>
+        VectorMap.Run(new SigmoidBackwardBody(dx, dy, y), count);
+
+    readonly struct SigmoidBackwardBody(float* dx, float* dy, float* y) : IVectorBody
+    {
+        public void Apply<TSimd, TVector>(long i, int lanes) where TSimd : struct, ISimd<TVector> where TVector : struct
         {
-            for (long i = o; i < o + n; i++)
-                dx[i] = dy[i] * y[i] * (1 - y[i]);
-        });
+            TVector output = VectorMap.Load<TSimd, TVector>(y + i, lanes);
+            TVector slope = TSimd.Multiply(output, TSimd.Subtract(TSimd.Broadcast(1f), output));
+            VectorMap.Store<TSimd, TVector>(dx + i, TSimd.Multiply(VectorMap.Load<TSimd, TVector>(dy + i, lanes), slope), lanes);
+        }
+    }
 
     /// <summary>y = a + b, then ReLU when <paramref name="relu"/> (the residual join of a bottleneck block).</summary>
     public static void Add(float* y, float* a, float* b, long count, bool relu) =>
