@@ -108,37 +108,56 @@ internal static unsafe class DirectConv<TDense> where TDense : struct, IFlag
                 }
         }
 
-        // target[b·targetAdvance + c] = Σ_tap source_b · tapWeight[tap] over channel c, for b < 4 when TFour is on,
-        // else b = 0; source_b = tapSource[tap] + b·sourceAdvance. Depthwise: source_b[c] · w[c]; dense:
-        // Σ_s source_b[s] · w[s·T + c].
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        // Two channel vectors at a time: eight independent sums hide the multiply-add latency.
         void GatherPositions<TSimd, TVector, TFour>(float* target, long targetAdvance, float** tapSource, float** tapWeight, int taps, long sourceAdvance)
             where TSimd : struct, ISimd<TVector> where TVector : struct where TFour : struct, IFlag
         {
-            int targetChannels = TargetChannels, sourceChannels = SourceChannels;
-            for (int c0 = 0; c0 < targetChannels; c0 += TSimd.Width)
+            int targetChannels = TargetChannels;
+            for (int c0 = 0; c0 < targetChannels; c0 += 2 * TSimd.Width)
             {
-                int c = Math.Min(c0, targetChannels - TSimd.Width);
-                TVector sum0 = TSimd.Zero, sum1 = TSimd.Zero, sum2 = TSimd.Zero, sum3 = TSimd.Zero;
-                for (int tap = 0; tap < taps; tap++)
+                int c = Math.Min(c0, targetChannels - TSimd.Width), second = Math.Min(c0 + TSimd.Width, targetChannels - TSimd.Width);
+                if (second > c)
+                    GatherVectors<TSimd, TVector, TFour, On>(target, targetAdvance, tapSource, tapWeight, taps, sourceAdvance, c, second);
+                else
+                    GatherVectors<TSimd, TVector, TFour, Off>(target, targetAdvance, tapSource, tapWeight, taps, sourceAdvance, c, c);
+            }
+        }
+
+        // target[b·targetAdvance + c] = Σ_tap source_b · tapWeight[tap] over the channel vector at c (and at second
+        // when TTwo is on), for b < 4 when TFour is on, else b = 0; source_b = tapSource[tap] + b·sourceAdvance.
+        // Depthwise: source_b[c] · w[c]; dense: Σ_s source_b[s] · w[s·T + c].
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void GatherVectors<TSimd, TVector, TFour, TTwo>(float* target, long targetAdvance, float** tapSource, float** tapWeight, int taps,
+            long sourceAdvance, int c, int second)
+            where TSimd : struct, ISimd<TVector> where TVector : struct where TFour : struct, IFlag where TTwo : struct, IFlag
+        {
+            // Offsets as nint locals, so that the JIT keeps them in registers and folds them into the loads.
+            nint targetChannels = TargetChannels, sourceChannels = SourceChannels, channel0 = c, gap = second - c;
+            var advance = new Offsets((nint)sourceAdvance);
+            TVector a0 = TSimd.Zero, a1 = TSimd.Zero, a2 = TSimd.Zero, a3 = TSimd.Zero;
+            TVector b0 = TSimd.Zero, b1 = TSimd.Zero, b2 = TSimd.Zero, b3 = TSimd.Zero;
+            for (int tap = 0; tap < taps; tap++)
+            {
+                float* w = tapWeight[tap] + channel0;
+                if (!TDense.IsOn)
                 {
-                    if (!TDense.IsOn)
-                    {
-                        MultiplyAdd<TSimd, TVector, TFour>(tapSource[tap] + c, sourceAdvance, TSimd.Load(tapWeight[tap] + c), ref sum0, ref sum1, ref sum2, ref sum3);
-                        continue;
-                    }
-                    float* s = tapSource[tap], w = tapWeight[tap] + c;
-                    for (int channel = 0; channel < sourceChannels; channel++, w += targetChannels)
-                        MultiplyAdd<TSimd, TVector, TFour>(s + channel, sourceAdvance, TSimd.Load(w), ref sum0, ref sum1, ref sum2, ref sum3);
+                    float* s = tapSource[tap] + channel0;
+                    MultiplyAdd<TSimd, TVector, TFour>(s, advance, TSimd.Load(w), ref a0, ref a1, ref a2, ref a3);
+                    if (TTwo.IsOn)
+                        MultiplyAdd<TSimd, TVector, TFour>(s + gap, advance, TSimd.Load(w + gap), ref b0, ref b1, ref b2, ref b3);
+                    continue;
                 }
-                TSimd.Store(target + c, sum0);
-                if (TFour.IsOn)
+                float* source = tapSource[tap];
+                for (nint channel = 0; channel < sourceChannels; channel++, w += targetChannels)
                 {
-                    TSimd.Store(target + targetAdvance + c, sum1);
-                    TSimd.Store(target + 2 * targetAdvance + c, sum2);
-                    TSimd.Store(target + 3 * targetAdvance + c, sum3);
+                    MultiplyAdd<TSimd, TVector, TFour>(source + channel, advance, TSimd.Load(w), ref a0, ref a1, ref a2, ref a3);
+                    if (TTwo.IsOn)
+                        MultiplyAdd<TSimd, TVector, TFour>(source + channel, advance, TSimd.Load(w + gap), ref b0, ref b1, ref b2, ref b3);
                 }
             }
+            StoreFour<TSimd, TVector, TFour>(target + c, targetAdvance, a0, a1, a2, a3);
+            if (TTwo.IsOn)
+                StoreFour<TSimd, TVector, TFour>(target + second, targetAdvance, b0, b1, b2, b3);
         }
 
         AxisTaps Taps(int position, int kernel, int stride, int pad, int sourceLength) => towardInput
@@ -146,17 +165,36 @@ internal static unsafe class DirectConv<TDense> where TDense : struct, IFlag
             : AxisTaps.OfOutput(position, kernel, stride, pad, sourceLength);
     }
 
+    // target[b·advance] = sum_b for the positions b < 4 (TFour) or b = 0.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreFour<TSimd, TVector, TFour>(float* target, long advance, TVector sum0, TVector sum1, TVector sum2, TVector sum3)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TFour : struct, IFlag
+    {
+        TSimd.Store(target, sum0);
+        if (!TFour.IsOn)
+            return;
+        TSimd.Store(target + advance, sum1);
+        TSimd.Store(target + 2 * advance, sum2);
+        TSimd.Store(target + 3 * advance, sum3);
+    }
+
+    /// <summary>One, two and three times the distance between the sources of neighbouring positions, in bytes (the JIT folds byte offsets into the loads' addresses).</summary>
+    readonly struct Offsets(nint advance)
+    {
+        public readonly nint One = advance * sizeof(float), Two = 2 * advance * sizeof(float), Three = 3 * advance * sizeof(float);
+    }
+
     // sum_b += source_b · weight for the positions b < 4 (TFour) or b = 0, source_b at s + b·advance.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void MultiplyAdd<TSimd, TVector, TFour>(float* s, long advance, TVector weight, ref TVector sum0, ref TVector sum1, ref TVector sum2, ref TVector sum3)
+    static void MultiplyAdd<TSimd, TVector, TFour>(float* s, Offsets advance, TVector weight, ref TVector sum0, ref TVector sum1, ref TVector sum2, ref TVector sum3)
         where TSimd : struct, ISimd<TVector> where TVector : struct where TFour : struct, IFlag
     {
         sum0 = TSimd.MultiplyAdd(Source<TSimd, TVector>(s), weight, sum0);
         if (!TFour.IsOn)
             return;
-        sum1 = TSimd.MultiplyAdd(Source<TSimd, TVector>(s + advance), weight, sum1);
-        sum2 = TSimd.MultiplyAdd(Source<TSimd, TVector>(s + 2 * advance), weight, sum2);
-        sum3 = TSimd.MultiplyAdd(Source<TSimd, TVector>(s + 3 * advance), weight, sum3);
+        sum1 = TSimd.MultiplyAdd(Source<TSimd, TVector>((float*)((byte*)s + advance.One)), weight, sum1);
+        sum2 = TSimd.MultiplyAdd(Source<TSimd, TVector>((float*)((byte*)s + advance.Two)), weight, sum2);
+        sum3 = TSimd.MultiplyAdd(Source<TSimd, TVector>((float*)((byte*)s + advance.Three)), weight, sum3);
     }
 
     // Dense convolutions multiply one source channel into every target channel; depthwise ones channel by channel.
