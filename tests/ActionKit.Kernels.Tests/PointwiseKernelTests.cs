@@ -108,12 +108,16 @@ public sealed unsafe class PointwiseKernelTests
         var x = Random(batch * positions * channels, 7);
         var dy = Random(x.Length, 9);
         var (pooled, dPool, dBias) = (new float[batch * channels], new float[x.Length], new float[channels]);
-        fixed (float* px = x, pdy = dy, pp = pooled, pdp = dPool, pdb = dBias)
+        var accumulated = (float[])dy.Clone();
+        fixed (float* px = x, pdy = dy, pp = pooled, pdp = dPool, pdb = dBias, pa = accumulated)
         {
             GlobalAveragePool.Forward(pp, px, batch, positions, channels);
-            GlobalAveragePool.Backward(pdp, pp, batch, positions, channels);
+            GlobalAveragePool.Backward(pdp, pp, batch, positions, channels, accumulate: false);
+            GlobalAveragePool.Backward(pa, pp, batch, positions, channels, accumulate: true);
             Bias.Backward(pdb, pdy, batch * positions, channels);
         }
+        for (int i = 0; i < x.Length; i++)
+            Near(dy[i] + dPool[i], accumulated[i]);
         for (int n = 0; n < batch; n++)
             for (int c = 0; c < channels; c++)
             {

@@ -128,10 +128,10 @@ public sealed unsafe class CpuBackend : IBackend
         GlobalAveragePool.Forward(P(y), P(x), batch, positions, channels);
     }
 
-    public void GlobalAveragePoolBackward(Tensor dx, Tensor dy)
+    public void GlobalAveragePoolBackward(Tensor dx, Tensor dy, bool accumulate)
     {
         var (batch, positions, channels) = ClipPositions(dx);
-        GlobalAveragePool.Backward(P(dx), P(dy), batch, positions, channels);
+        GlobalAveragePool.Backward(P(dx), P(dy), batch, positions, channels, accumulate);
     }
 
     // [N, ..., C] seen as N clips of S positions of C channels.

@@ -62,7 +62,8 @@ public interface IBackend : IDisposable
 
     /// <summary>x [N, D, H, W, C] to y [N, C].</summary>
     void GlobalAveragePoolForward(Tensor y, Tensor x);
-    void GlobalAveragePoolBackward(Tensor dx, Tensor dy);
+    /// <summary>dx = (accumulate ? dx : 0) + dy spread evenly over the positions.</summary>
+    void GlobalAveragePoolBackward(Tensor dx, Tensor dy, bool accumulate);
 
     /// <summary>Spatial stride (1, s, s) sampling of x [N, D, H, W, C], as a strided 1x1x1 convolution reads it.</summary>
     void SubsampleForward(Tensor y, Tensor x, int stride);

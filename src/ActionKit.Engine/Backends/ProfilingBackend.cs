@@ -199,10 +199,10 @@ public sealed class ProfilingBackend(IBackend inner) : IBackend
         Record("GlobalAveragePoolForward", start);
     }
 
-    public void GlobalAveragePoolBackward(Tensor dx, Tensor dy)
+    public void GlobalAveragePoolBackward(Tensor dx, Tensor dy, bool accumulate)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.GlobalAveragePoolBackward(dx, dy);
+        inner.GlobalAveragePoolBackward(dx, dy, accumulate);
         Record("GlobalAveragePoolBackward", start);
     }
 

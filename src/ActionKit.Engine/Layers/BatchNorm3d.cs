@@ -53,13 +53,16 @@ public sealed class BatchNorm3d : Layer
         return output!;
     }
 
-    /// <summary>Backward of the training-mode forward (batch statistics).</summary>
-    public Tensor Backward(Tensor dy)
+    /// <summary>
+    /// Backward of the training-mode forward (batch statistics). With <paramref name="overwriteGradient"/>, dx is
+    /// written over dy (which the caller no longer needs): the gradient stays in the cache lines just read.
+    /// </summary>
+    public Tensor Backward(Tensor dy, bool overwriteGradient = false)
     {
         var x = Saved(input, Weight.Name);
-        Ensure(ref inputGradient, x.Shape);
-        Backend.BatchNormBackward(inputGradient!, Weight.Gradient, Bias.Gradient, dy, x, Weight.Value, Bias.Value,
+        var dx = overwriteGradient ? dy : Ensure(ref inputGradient, x.Shape);
+        Backend.BatchNormBackward(dx, Weight.Gradient, Bias.Gradient, dy, x, Weight.Value, Bias.Value,
             Saved(mean, Weight.Name), Saved(invStd, Weight.Name), activation);
-        return inputGradient!;
+        return dx;
     }
 }

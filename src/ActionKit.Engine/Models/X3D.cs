@@ -82,10 +82,10 @@ public sealed class X3D : IDisposable
     public void Backward(Tensor dLogits)
     {
         var dh = hidden.Backward(hiddenRelu.Backward(dropout.Backward(classifier.Backward(dLogits))));
-        dh = headConv.Backward(headNorm.Backward(pool.Backward(dh)));
+        dh = headConv.Backward(headNorm.Backward(pool.Backward(dh), overwriteGradient: true));
         for (int i = blocks.Length - 1; i >= 0; i--)
-            dh = blocks[i].Backward(dh);
-        stemSpatial.Backward(stemTemporal.Backward(stemNorm.Backward(dh)), needInputGradient: false);
+            dh = blocks[i].Backward(dh, overwriteGradient: true);
+        stemSpatial.Backward(stemTemporal.Backward(stemNorm.Backward(dh, overwriteGradient: true)), needInputGradient: false);
     }
 
     public void Dispose() => Parameters.Dispose();

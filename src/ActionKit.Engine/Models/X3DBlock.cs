@@ -52,16 +52,20 @@ public sealed class X3DBlock : Layer
         return output!;
     }
 
-    public Tensor Backward(Tensor dy)
+    /// <summary>With <paramref name="overwriteGradient"/>, dy (no longer needed by the caller) holds the ReLU's gradient.</summary>
+    public Tensor Backward(Tensor dy, bool overwriteGradient = false)
     {
         var y = Saved(output, nameof(X3DBlock));
-        Ensure(ref outputGradient, y.Shape);
-        Backend.ReluBackward(outputGradient!, dy, y);
-        var dh = project.Backward(projectNorm.Backward(outputGradient!));
+        var joined = overwriteGradient ? dy : Ensure(ref outputGradient, y.Shape);
+        Backend.ReluBackward(joined, dy, y);
+        var dh = project.Backward(projectNorm.Backward(joined));
+        // Each gradient below is read only by the next layer down, which may overwrite it in place; so is the
+        // joined gradient by the shortcut, its last reader.
         if (squeeze is not null)
-            dh = squeeze.Backward(dh);
-        var dx = expand.Backward(expandNorm.Backward(depthwise.Backward(depthwiseNorm.Backward(dh))));
-        var dSkip = shortcut is null ? outputGradient! : shortcut.Backward(shortcutNorm!.Backward(outputGradient!));
+            dh = squeeze.Backward(dh, overwriteGradient: true);
+        dh = depthwise.Backward(depthwiseNorm.Backward(dh, overwriteGradient: true));
+        var dx = expand.Backward(expandNorm.Backward(dh, overwriteGradient: true));
+        var dSkip = shortcut is null ? joined : shortcut.Backward(shortcutNorm!.Backward(joined, overwriteGradient: true));
         Backend.AddInPlace(dx, dSkip);
         return dx;
     }
