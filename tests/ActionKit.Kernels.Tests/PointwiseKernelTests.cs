@@ -70,6 +70,24 @@ public sealed unsafe class PointwiseKernelTests
     }
 
     [Fact]
+    public void ResidualAddWithAndWithoutReluAtEveryWidth()
+    {
+        var (a, b) = (Random(1037, 23), Random(1037, 24));
+        foreach (int width in TestArrays.Widths)
+            foreach (bool relu in new[] { false, true })
+            {
+                var y = TestArrays.Stale(a.Length);
+                TestArrays.With(width, 2, () =>
+                {
+                    fixed (float* py = y, pa = a, pb = b)
+                        Elementwise.Add(py, pa, pb, a.Length, relu);
+                });
+                for (int i = 0; i < a.Length; i++)
+                    Assert.Equal(relu ? Math.Max(a[i] + b[i], 0) : a[i] + b[i], y[i]);
+            }
+    }
+
+    [Fact]
     public void OptimizersFollowTheTorchFormulasAtEveryWidth()
     {
         const int count = 1037;

@@ -63,14 +63,18 @@ public static unsafe class Elementwise
         }
     }
 
-    /// <summary>y = a + b, then ReLU when <paramref name="relu"/> (the residual join of a bottleneck block).</summary>
+    /// <summary>y = a + b, then ReLU when <paramref name="relu"/> (the residual join of a bottleneck block), in one pass.</summary>
     public static void Add(float* y, float* a, float* b, long count, bool relu) =>
-        ForChunks(count, (o, n) =>
+        VectorMap.Run(new AddBody(y, a, b, relu), count);
+
+    readonly struct AddBody(float* y, float* a, float* b, bool relu) : IVectorBody
+    {
+        public void Apply<TSimd, TVector>(long i, int lanes) where TSimd : struct, ISimd<TVector> where TVector : struct
         {
-            TensorPrimitives.Add(Span(a, o, n), Span(b, o, n), Span(y, o, n));
-            if (relu)
-                TensorPrimitives.Max(Span(y, o, n), 0f, Span(y, o, n));
-        });
+            TVector sum = TSimd.Add(VectorMap.Load<TSimd, TVector>(a + i, lanes), VectorMap.Load<TSimd, TVector>(b + i, lanes));
+            VectorMap.Store<TSimd, TVector>(y + i, relu ? TSimd.Max(sum, TSimd.Zero) : sum, lanes);
+        }
+    }
 
     /// <summary>y += x.</summary>
     public static void AddInPlace(float* y, float* x, long count) =>

@@ -28,29 +28,32 @@ public static unsafe class GlobalAveragePool
             CpuParallel.For(batch, job.Clip<TSimd, TVector>);
         }
 
+        // Row by row, so that each row is read or written once while the clip's channel vector stays in L1.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void Clip<TSimd, TVector>(int n) where TSimd : struct, ISimd<TVector> where TVector : struct
         {
             float* clipPooled = pooled + (long)n * channels, clip = spread + n * positions * channels;
-            TVector inverse = TSimd.Broadcast(1f / positions);
-            for (int c = 0; c < channels; c += TSimd.Width)
-            {
-                int lanes = Math.Min(TSimd.Width, channels - c);
-                if (backward)
+            float* share = stackalloc float[channels];
+            float inverse = 1f / positions;
+            if (backward)
+                for (int c = 0; c < channels; c++)
+                    share[c] = clipPooled[c] * inverse;
+            else
+                new Span<float>(share, channels).Clear();
+            for (long s = 0; s < positions; s++)
+                for (int c = 0; c < channels; c += TSimd.Width)
                 {
-                    TVector share = TSimd.Multiply(TSimd.LoadFirst(clipPooled + c, lanes), inverse);
-                    for (long s = 0; s < positions; s++)
-                    {
-                        float* target = clip + s * channels + c;
-                        TSimd.StoreFirst(target, accumulate ? TSimd.Add(TSimd.LoadFirst(target, lanes), share) : share, lanes);
-                    }
-                    continue;
+                    int lanes = Math.Min(TSimd.Width, channels - c);
+                    float* row = clip + s * channels + c;
+                    TVector value = TSimd.LoadFirst(share + c, lanes);
+                    if (!backward)
+                        TSimd.StoreFirst(share + c, TSimd.Add(value, TSimd.LoadFirst(row, lanes)), lanes);
+                    else
+                        TSimd.StoreFirst(row, accumulate ? TSimd.Add(TSimd.LoadFirst(row, lanes), value) : value, lanes);
                 }
-                TVector sum = TSimd.Zero;
-                for (long s = 0; s < positions; s++)
-                    sum = TSimd.Add(sum, TSimd.LoadFirst(clip + s * channels + c, lanes));
-                TSimd.StoreFirst(clipPooled + c, TSimd.Multiply(sum, inverse), lanes);
-            }
+            if (!backward)
+                for (int c = 0; c < channels; c++)
+                    clipPooled[c] = share[c] * inverse;
         }
     }
 }
