@@ -223,54 +223,136 @@ internal static unsafe class DirectConv<TDense> where TDense : struct, IFlag
             Simd.SumChunks<TSimd, TVector>(tapMajorGradient, partials, partialLength, chunks, accumulate: false);
         }
 
-        // partial [taps, S, Cout] += this output row's contribution, one (tap, source channel, channel vector) sum
-        // at a time over x.
+        // partial [taps, S, Cout] += this output row's contribution. A depthwise width-3 kernel with stride 1 or 2
+        // sweeps the columns whose three taps all lie inside the row once per (depth, height) pair (see Slide); the
+        // other columns, and every other kernel, take one (tap, source channel, channel vector) sum at a time.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void AccumulateRow<TSimd, TVector>(float* partial, int row)
             where TSimd : struct, ISimd<TVector> where TVector : struct
         {
-            int inChannels = g.InChannels, outChannels = g.OutChannels, groupInputs = GroupInputs;
             var (n, z, y) = AxisTaps.RowAt(row, g.OutDepth, g.OutHeight);
             AxisTaps zTaps = AxisTaps.OfOutput(z, g.KernelDepth, g.StrideDepth, g.PadDepth, g.InDepth);
             AxisTaps yTaps = AxisTaps.OfOutput(y, g.KernelHeight, g.StrideHeight, g.PadHeight, g.InHeight);
-            float* dOutputRow = dOutput + (((long)n * g.OutDepth + z) * g.OutHeight + y) * g.OutWidth * outChannels;
-            long inputStep = (long)g.StrideWidth * inChannels;
+            float* dOutputRow = dOutput + (((long)n * g.OutDepth + z) * g.OutHeight + y) * g.OutWidth * g.OutChannels;
+            bool slides = !TDense.IsOn && g.KernelWidth == 3 && g.StrideWidth <= 2;
+            int interiorStart = slides ? (g.PadWidth + g.StrideWidth - 1) / g.StrideWidth : int.MaxValue;
+            int interiorEnd = slides && g.InWidth - 3 + g.PadWidth >= 0 ? Math.Min(g.OutWidth, (g.InWidth - 3 + g.PadWidth) / g.StrideWidth + 1) : int.MaxValue;
+            if (interiorEnd <= interiorStart)
+                (interiorStart, interiorEnd) = (int.MaxValue, int.MaxValue);
             for (int i = 0; i < zTaps.Count; i++)
                 for (int j = 0; j < yTaps.Count; j++)
                 {
-                    long inputRow = ((long)n * g.InDepth + zTaps.Source + i) * g.InHeight + yTaps.Source + j;
-                    int tapBase = ((zTaps.First + i) * g.KernelHeight + yTaps.First + j) * g.KernelWidth;
+                    float* inputRow = input + (((long)n * g.InDepth + zTaps.Source + i) * g.InHeight + yTaps.Source + j) * g.InWidth * g.InChannels;
+                    float* partialPair = partial + (long)((zTaps.First + i) * g.KernelHeight + yTaps.First + j) * g.KernelWidth * GroupInputs * g.OutChannels;
+                    if (interiorStart < interiorEnd)
+                        Slide<TSimd, TVector>(partialPair, dOutputRow, inputRow, interiorStart, interiorEnd);
                     for (int kx = 0; kx < g.KernelWidth; kx++)
                     {
                         // Output columns x whose input column x·s − p + kx lies inside the row.
                         int lastInput = g.InWidth - 1 + g.PadWidth - kx;
                         int xStart = kx >= g.PadWidth ? 0 : (g.PadWidth - kx + g.StrideWidth - 1) / g.StrideWidth;
                         int xEnd = lastInput < 0 ? 0 : Math.Min(g.OutWidth, lastInput / g.StrideWidth + 1);
-                        if (xStart >= xEnd)
-                            continue;
-                        float* inputStart = input + (inputRow * g.InWidth + (long)xStart * g.StrideWidth - g.PadWidth + kx) * inChannels;
-                        float* partialTap = partial + (long)(tapBase + kx) * groupInputs * outChannels;
-                        for (int s = 0; s < groupInputs; s++)
-                            for (int c0 = 0; c0 < outChannels; c0 += TSimd.Width)
-                            {
-                                int c = Math.Min(c0, outChannels - TSimd.Width);
-                                // Four sums over interleaved columns, so four multiply-adds are in flight.
-                                TVector sum0 = TSimd.Zero, sum1 = TSimd.Zero, sum2 = TSimd.Zero, sum3 = TSimd.Zero;
-                                float* d = dOutputRow + (long)xStart * outChannels + c, source = inputStart + (TDense.IsOn ? s : c);
-                                int x = xStart;
-                                for (; x + 4 <= xEnd; x += 4, d += 4 * outChannels, source += 4 * inputStep)
-                                {
-                                    sum0 = TSimd.MultiplyAdd(TSimd.Load(d), Source<TSimd, TVector>(source), sum0);
-                                    sum1 = TSimd.MultiplyAdd(TSimd.Load(d + outChannels), Source<TSimd, TVector>(source + inputStep), sum1);
-                                    sum2 = TSimd.MultiplyAdd(TSimd.Load(d + 2 * outChannels), Source<TSimd, TVector>(source + 2 * inputStep), sum2);
-                                    sum3 = TSimd.MultiplyAdd(TSimd.Load(d + 3 * outChannels), Source<TSimd, TVector>(source + 3 * inputStep), sum3);
-                                }
-                                for (; x < xEnd; x++, d += outChannels, source += inputStep)
-                                    sum0 = TSimd.MultiplyAdd(TSimd.Load(d), Source<TSimd, TVector>(source), sum0);
-                                Simd.AddLanes<TSimd, TVector>(partialTap + (long)s * outChannels + c, TSimd.Add(TSimd.Add(sum0, sum1), TSimd.Add(sum2, sum3)), c0 - c);
-                            }
+                        float* partialTap = partialPair + (long)kx * GroupInputs * g.OutChannels;
+                        AccumulateTap<TSimd, TVector>(partialTap, dOutputRow, inputRow, kx, xStart, Math.Min(xEnd, interiorStart));
+                        AccumulateTap<TSimd, TVector>(partialTap, dOutputRow, inputRow, kx, Math.Max(xStart, interiorEnd), xEnd);
                     }
                 }
+        }
+
+        // partialTap [S, Cout] += Σ_(x in [x0, x1)) dOutput[x] · input[x·s − p + kx], four interleaved sums at a time.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void AccumulateTap<TSimd, TVector>(float* partialTap, float* dOutputRow, float* inputRow, int kx, int x0, int x1)
+            where TSimd : struct, ISimd<TVector> where TVector : struct
+        {
+            if (x0 >= x1)
+                return;
+            int inChannels = g.InChannels, outChannels = g.OutChannels;
+            long inputStep = (long)g.StrideWidth * inChannels;
+            float* inputStart = inputRow + ((long)x0 * g.StrideWidth - g.PadWidth + kx) * inChannels;
+            for (int s = 0; s < GroupInputs; s++)
+                for (int c0 = 0; c0 < outChannels; c0 += TSimd.Width)
+                {
+                    int c = Math.Min(c0, outChannels - TSimd.Width);
+                    TVector sum0 = TSimd.Zero, sum1 = TSimd.Zero, sum2 = TSimd.Zero, sum3 = TSimd.Zero;
+                    float* d = dOutputRow + (long)x0 * outChannels + c, source = inputStart + (TDense.IsOn ? s : c);
+                    int x = x0;
+                    for (; x + 4 <= x1; x += 4, d += 4 * outChannels, source += 4 * inputStep)
+                    {
+                        sum0 = TSimd.MultiplyAdd(TSimd.Load(d), Source<TSimd, TVector>(source), sum0);
+                        sum1 = TSimd.MultiplyAdd(TSimd.Load(d + outChannels), Source<TSimd, TVector>(source + inputStep), sum1);
+                        sum2 = TSimd.MultiplyAdd(TSimd.Load(d + 2 * outChannels), Source<TSimd, TVector>(source + 2 * inputStep), sum2);
+                        sum3 = TSimd.MultiplyAdd(TSimd.Load(d + 3 * outChannels), Source<TSimd, TVector>(source + 3 * inputStep), sum3);
+                    }
+                    for (; x < x1; x++, d += outChannels, source += inputStep)
+                        sum0 = TSimd.MultiplyAdd(TSimd.Load(d), Source<TSimd, TVector>(source), sum0);
+                    Simd.AddLanes<TSimd, TVector>(partialTap + (long)s * outChannels + c, TSimd.Add(TSimd.Add(sum0, sum1), TSimd.Add(sum2, sum3)), c0 - c);
+                }
+        }
+
+        // Depthwise, width 3, stride 1 or 2, columns [x0, x1) whose three taps are all inside: partialPair [3, C] +=
+        // Σ_x dOutput[x] · (input[x·s − p], input[x·s − p + 1], input[x·s − p + 2]). Each input vector is loaded
+        // once and meets every tap that reads it; two channel vectors keep six sums in flight.
+        void Slide<TSimd, TVector>(float* partialPair, float* dOutputRow, float* inputRow, int x0, int x1)
+            where TSimd : struct, ISimd<TVector> where TVector : struct
+        {
+            int channels = g.InChannels;
+            float* d = dOutputRow + (long)x0 * channels, source = inputRow + ((long)x0 * g.StrideWidth - g.PadWidth) * channels;
+            for (int c0 = 0; c0 < channels; c0 += 2 * TSimd.Width)
+            {
+                int c = Math.Min(c0, channels - TSimd.Width), second = Math.Min(c0 + TSimd.Width, channels - TSimd.Width);
+                if (second > c)
+                    SlideVectors<TSimd, TVector, On>(partialPair, d, source, x1 - x0, c, second, c0 - c, c0 + TSimd.Width - second);
+                else
+                    SlideVectors<TSimd, TVector, Off>(partialPair, d, source, x1 - x0, c, c, c0 - c, 0);
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void SlideVectors<TSimd, TVector, TTwo>(float* partialPair, float* d, float* source, int count, int c, int second, int skip, int secondSkip)
+            where TSimd : struct, ISimd<TVector> where TVector : struct where TTwo : struct, IFlag
+        {
+            nint channels = g.InChannels, gap = second - c, advance = g.StrideWidth * channels;
+            bool strideTwo = g.StrideWidth == 2;
+            d += c;
+            source += c;
+            TVector a0 = TSimd.Zero, a1 = TSimd.Zero, a2 = TSimd.Zero, b0 = TSimd.Zero, b1 = TSimd.Zero, b2 = TSimd.Zero;
+            // The window (p0, p1, p2) holds input[x·s − p + 0, 1, 2]; q is the same for the second channel vector.
+            TVector p0 = TSimd.Load(source), q0 = TTwo.IsOn ? TSimd.Load(source + gap) : TSimd.Zero, p1 = TSimd.Zero, q1 = TSimd.Zero;
+            if (!strideTwo)
+            {
+                p1 = TSimd.Load(source + channels);
+                q1 = TTwo.IsOn ? TSimd.Load(source + channels + gap) : TSimd.Zero;
+            }
+            for (int k = 0; k < count; k++, d += channels, source += advance)
+            {
+                if (strideTwo)
+                {
+                    p1 = TSimd.Load(source + channels);
+                    q1 = TTwo.IsOn ? TSimd.Load(source + channels + gap) : TSimd.Zero;
+                }
+                TVector p2 = TSimd.Load(source + 2 * channels), dy = TSimd.Load(d);
+                a0 = TSimd.MultiplyAdd(dy, p0, a0);
+                a1 = TSimd.MultiplyAdd(dy, p1, a1);
+                a2 = TSimd.MultiplyAdd(dy, p2, a2);
+                if (TTwo.IsOn)
+                {
+                    TVector q2 = TSimd.Load(source + 2 * channels + gap), dySecond = TSimd.Load(d + gap);
+                    b0 = TSimd.MultiplyAdd(dySecond, q0, b0);
+                    b1 = TSimd.MultiplyAdd(dySecond, q1, b1);
+                    b2 = TSimd.MultiplyAdd(dySecond, q2, b2);
+                    (q0, q1) = strideTwo ? (q2, q1) : (q1, q2);
+                }
+                (p0, p1) = strideTwo ? (p2, p1) : (p1, p2);
+            }
+            Simd.AddLanes<TSimd, TVector>(partialPair + c, a0, skip);
+            Simd.AddLanes<TSimd, TVector>(partialPair + channels + c, a1, skip);
+            Simd.AddLanes<TSimd, TVector>(partialPair + 2 * channels + c, a2, skip);
+            if (TTwo.IsOn)
+            {
+                Simd.AddLanes<TSimd, TVector>(partialPair + second, b0, secondSkip);
+                Simd.AddLanes<TSimd, TVector>(partialPair + channels + second, b1, secondSkip);
+                Simd.AddLanes<TSimd, TVector>(partialPair + 2 * channels + second, b2, secondSkip);
+            }
         }
     }
 }

@@ -43,6 +43,9 @@ internal unsafe interface ISimd<TVector> where TVector : struct
     /// <summary>2^n for lanes holding integers n in [-126, 127], built from the exponent bits.</summary>
     static abstract TVector PowerOfTwo(TVector n);
 
+    /// <summary>value with its first <paramref name="count"/> (0 to Width) lanes set to zero.</summary>
+    static abstract TVector ZeroFirst(TVector value, int count);
+
     /// <summary>value where condition &gt; 0, else 0.</summary>
     static abstract TVector WherePositive(TVector condition, TVector value);
 
@@ -60,6 +63,7 @@ internal unsafe struct Simd512 : ISimd<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* destination, Vector512<float> value) => value.Store(destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> LoadFirst(float* source, int count) => Avx512F.MaskLoad(source, Mask(count), Vector512<float>.Zero);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreFirst(float* destination, Vector512<float> value, int count) => Avx512F.MaskStore(destination, Mask(count), value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> ZeroFirst(Vector512<float> value, int count) => Vector512.ConditionalSelect(Mask(count), Vector512<float>.Zero, value);
     static Vector512<float> Mask(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> left, Vector512<float> right) => left + right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> value) => Vector512.Sum(value);
@@ -90,6 +94,7 @@ internal unsafe struct Simd256 : ISimd<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* destination, Vector256<float> value) => value.Store(destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> LoadFirst(float* source, int count) => Avx.MaskLoad(source, Mask(count));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreFirst(float* destination, Vector256<float> value, int count) => Avx.MaskStore(destination, Mask(count), value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> ZeroFirst(Vector256<float> value, int count) => Vector256.ConditionalSelect(Mask(count), Vector256<float>.Zero, value);
     static Vector256<float> Mask(int count) => Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(count)).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> left, Vector256<float> right) => left + right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> value) => Vector256.Sum(value);
@@ -118,6 +123,10 @@ internal unsafe struct Simd128 : ISimd<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Broadcast(float value) => Vector128.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Load(float* source) => Vector128.Load(source);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* destination, Vector128<float> value) => value.Store(destination);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> ZeroFirst(Vector128<float> value, int count) =>
+        Vector128.ConditionalSelect(Vector128.LessThan(Vector128<int>.Indices, Vector128.Create(count)).AsSingle(), Vector128<float>.Zero, value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> LoadFirst(float* source, int count) => count == 4
@@ -162,6 +171,7 @@ internal unsafe struct SimdScalar : ISimd<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Broadcast(float value) => value;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Load(float* source) => *source;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* destination, float value) => *destination = value;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float ZeroFirst(float value, int count) => count > 0 ? 0f : value;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float LoadFirst(float* source, int count) => *source;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreFirst(float* destination, float value, int count) => *destination = value;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Add(float left, float right) => left + right;
@@ -250,19 +260,10 @@ internal static unsafe class Simd
     }
 
     /// <summary>destination[lane] += value[lane] for lane &gt;= skip; the skipped lanes overlap the previous vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void AddLanes<TSimd, TVector>(float* destination, TVector value, int skip)
-        where TSimd : struct, ISimd<TVector> where TVector : struct
-    {
-        if (skip == 0)
-        {
-            TSimd.Store(destination, TSimd.Add(TSimd.Load(destination), value));
-            return;
-        }
-        float* lanes = stackalloc float[TSimd.Width];
-        TSimd.Store(lanes, value);
-        for (int lane = skip; lane < TSimd.Width; lane++)
-            destination[lane] += lanes[lane];
-    }
+        where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        TSimd.Store(destination, TSimd.Add(TSimd.Load(destination), TSimd.ZeroFirst(value, skip)));
 
     /// <summary>
     /// e^x to about 2e-7 relative error: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its Taylor series to r⁶/720, times
