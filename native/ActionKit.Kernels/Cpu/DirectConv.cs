@@ -15,6 +15,7 @@ namespace ActionKit.Kernels.Cpu;
 internal static unsafe class DirectConv<TDense> where TDense : struct, IFlag
 {
     const int MaxChunks = 32;
+    const int SlidePositions = 8;
 
     /// <summary>
     /// target[n, z, y, x, :] = Σ_taps source[...] ⊛ tapMajorWeight, where (forward) target is the output and source
@@ -75,16 +76,30 @@ internal static unsafe class DirectConv<TDense> where TDense : struct, IFlag
                     pairTap[pairCount++] = ((zTaps.First + i * zTaps.KernelStep) * g.KernelHeight + yTaps.First + j * yTaps.KernelStep) * g.KernelWidth;
                 }
 
+            float* targetRow = target + (((long)n * (towardInput ? g.InDepth : g.OutDepth) + z) * targetHeight + y) * targetWidth * targetChannels;
+            var (slideStart, slideEnd) = SlideRange(sourceWidth, targetWidth);
+            // The last block ends at the range's end, recomputing a few positions rather than leaving them to the
+            // one-position path.
+            for (int x = slideStart; x < slideEnd; x += SlidePositions)
+            {
+                int block = Math.Min(x, slideEnd - SlidePositions);
+                Slide<TSimd, TVector>(targetRow + (long)block * targetChannels, pairSource, pairTap, pairCount, block);
+            }
+
             // Target positions `step` apart with the same width taps read sources `advance` apart: where four of
             // them do, they share each weight load and keep four sums in flight.
             int step = towardInput ? g.StrideWidth : 1;
             long advance = (towardInput ? 1L : g.StrideWidth) * sourceChannels;
-            float* targetRow = target + (((long)n * (towardInput ? g.InDepth : g.OutDepth) + z) * targetHeight + y) * targetWidth * targetChannels;
             float** tapSource = stackalloc float*[g.KernelVolume];
             float** tapWeight = stackalloc float*[g.KernelVolume];
             for (int phase = 0; phase < step; phase++)
                 for (int x = phase; x < targetWidth;)
                 {
+                    if (x == slideStart && slideEnd > slideStart)
+                    {
+                        x = slideEnd;
+                        continue;
+                    }
                     AxisTaps xTaps = Taps(x, g.KernelWidth, g.StrideWidth, g.PadWidth, sourceWidth);
                     int taps = 0;
                     for (int pair = 0; pair < pairCount; pair++)
@@ -95,7 +110,7 @@ internal static unsafe class DirectConv<TDense> where TDense : struct, IFlag
                         }
                     int fourth = x + 3 * step;
                     float* targetAt = targetRow + (long)x * targetChannels;
-                    if (fourth < targetWidth && Taps(fourth, g.KernelWidth, g.StrideWidth, g.PadWidth, sourceWidth).SharesTapsWith(xTaps))
+                    if (fourth < (x < slideStart ? slideStart : targetWidth) && Taps(fourth, g.KernelWidth, g.StrideWidth, g.PadWidth, sourceWidth).SharesTapsWith(xTaps))
                     {
                         GatherPositions<TSimd, TVector, On>(targetAt, (long)step * targetChannels, tapSource, tapWeight, taps, advance);
                         x += 4 * step;
@@ -106,6 +121,61 @@ internal static unsafe class DirectConv<TDense> where TDense : struct, IFlag
                         x += step;
                     }
                 }
+        }
+
+        // Depthwise, width 3, stride 1: the target positions x whose three taps all lie inside the source row read
+        // sources x + offset + (0, 1, 2), offset = -pad forward or pad - 2 toward the input (taps reversed). When
+        // there are at least SlidePositions of them they go to Slide; the range is empty for every other convolution.
+        (int Start, int End) SlideRange(int sourceWidth, int targetWidth)
+        {
+            if (TDense.IsOn || g.KernelWidth != 3 || g.StrideWidth != 1)
+                return (targetWidth, targetWidth);
+            int offset = WindowOffset, start = Math.Max(0, -offset), end = Math.Min(targetWidth, sourceWidth - 2 - offset);
+            return end - start < SlidePositions ? (targetWidth, targetWidth) : (start, end);
+        }
+
+        int WindowOffset => towardInput ? g.PadWidth - 2 : -g.PadWidth;
+
+        // target[x + j] for j < 8 = Σ_pairs Σ_r source[x + offset + j + r] · w[r] (w reversed toward the input): each
+        // of the ten source vectors a pair needs is loaded once and meets every tap that reads it.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void Slide<TSimd, TVector>(float* target, float** pairSource, int* pairTap, int pairCount, int x)
+            where TSimd : struct, ISimd<TVector> where TVector : struct
+        {
+            nint channels = g.InChannels;
+            for (int c0 = 0; c0 < channels; c0 += TSimd.Width)
+            {
+                nint c = Math.Min(c0, g.InChannels - TSimd.Width);
+                TVector a0 = TSimd.Zero, a1 = TSimd.Zero, a2 = TSimd.Zero, a3 = TSimd.Zero, a4 = TSimd.Zero, a5 = TSimd.Zero, a6 = TSimd.Zero, a7 = TSimd.Zero;
+                for (int pair = 0; pair < pairCount; pair++)
+                {
+                    float* s = pairSource[pair] + (x + WindowOffset) * channels + c, w = weight + pairTap[pair] * channels + c;
+                    TVector w0 = TSimd.Load(w), w1 = TSimd.Load(w + channels), w2 = TSimd.Load(w + 2 * channels);
+                    if (towardInput)
+                        (w0, w2) = (w2, w0);
+                    TVector s0 = TSimd.Load(s), s1 = TSimd.Load(s + channels), s2 = TSimd.Load(s + 2 * channels);
+                    TVector s3 = TSimd.Load(s + 3 * channels), s4 = TSimd.Load(s + 4 * channels), s5 = TSimd.Load(s + 5 * channels);
+                    TVector s6 = TSimd.Load(s + 6 * channels), s7 = TSimd.Load(s + 7 * channels), s8 = TSimd.Load(s + 8 * channels);
+                    TVector s9 = TSimd.Load(s + 9 * channels);
+                    a0 = Taps3<TSimd, TVector>(a0, s0, s1, s2, w0, w1, w2);
+                    a1 = Taps3<TSimd, TVector>(a1, s1, s2, s3, w0, w1, w2);
+                    a2 = Taps3<TSimd, TVector>(a2, s2, s3, s4, w0, w1, w2);
+                    a3 = Taps3<TSimd, TVector>(a3, s3, s4, s5, w0, w1, w2);
+                    a4 = Taps3<TSimd, TVector>(a4, s4, s5, s6, w0, w1, w2);
+                    a5 = Taps3<TSimd, TVector>(a5, s5, s6, s7, w0, w1, w2);
+                    a6 = Taps3<TSimd, TVector>(a6, s6, s7, s8, w0, w1, w2);
+                    a7 = Taps3<TSimd, TVector>(a7, s7, s8, s9, w0, w1, w2);
+                }
+                float* t = target + c;
+                TSimd.Store(t, a0);
+                TSimd.Store(t + channels, a1);
+                TSimd.Store(t + 2 * channels, a2);
+                TSimd.Store(t + 3 * channels, a3);
+                TSimd.Store(t + 4 * channels, a4);
+                TSimd.Store(t + 5 * channels, a5);
+                TSimd.Store(t + 6 * channels, a6);
+                TSimd.Store(t + 7 * channels, a7);
+            }
         }
 
         // Two channel vectors at a time: eight independent sums hide the multiply-add latency.
@@ -183,6 +253,11 @@ internal static unsafe class DirectConv<TDense> where TDense : struct, IFlag
     {
         public readonly nint One = advance * sizeof(float), Two = 2 * advance * sizeof(float), Three = 3 * advance * sizeof(float);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static TVector Taps3<TSimd, TVector>(TVector sum, TVector s0, TVector s1, TVector s2, TVector w0, TVector w1, TVector w2)
+        where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        TSimd.MultiplyAdd(s2, w2, TSimd.MultiplyAdd(s1, w1, TSimd.MultiplyAdd(s0, w0, sum)));
 
     // sum_b += source_b · weight for the positions b < 4 (TFour) or b = 0, source_b at s + b·advance.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
