@@ -24,14 +24,8 @@ public unsafe class Conv3dTests
         var dWeightStart = TestArrays.Random(random, weightLength);
         var (wantOutput, wantDInput, wantDWeight) = (new float[g.OutputLength], new float[g.InputLength], (float[])dWeightStart.Clone());
         Reference.Conv3d(wantOutput, wantDInput, wantDWeight, input, weight, dOutput, g);
-        foreach (int width in TestArrays.Widths)
-        {
-            var (output, dInput, dWeight) = (TestArrays.Stale(g.OutputLength), TestArrays.Stale(g.InputLength), (float[])dWeightStart.Clone());
-            TestArrays.With(width, 2, () => RunAll(output, dInput, dWeight, input, weight, dOutput, g));
-            TestArrays.AssertClose(wantOutput, output, $"forward {g} width={width}");
-            TestArrays.AssertClose(wantDInput, dInput, $"backward-input {g} width={width}");
-            TestArrays.AssertClose(wantDWeight, dWeight, $"backward-weight {g} width={width}");
-        }
+        TestArrays.AssertConvolutionAtEveryWidth(g, wantOutput, wantDInput, wantDWeight, dWeightStart,
+            (output, dInput, dWeight) => RunAll(output, dInput, dWeight, input, weight, dOutput, g));
     }
 
     [Fact]

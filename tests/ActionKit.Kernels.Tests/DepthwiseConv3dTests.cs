@@ -30,14 +30,8 @@ public unsafe class DepthwiseConv3dTests
         Reference.DepthwiseForward(wantOutput, input, weight, g);
         Reference.DepthwiseBackwardInput(wantDInput, dOutput, weight, g);
         Reference.DepthwiseBackwardWeight(wantDWeight, dOutput, input, g);
-        foreach (int width in TestArrays.Widths)
-        {
-            var (output, dInput, dWeight) = (TestArrays.Stale(g.OutputLength), TestArrays.Stale(g.InputLength), (float[])dWeightStart.Clone());
-            TestArrays.With(width, 2, () => RunAll(output, dInput, dWeight, input, weight, dOutput, g));
-            TestArrays.AssertClose(wantOutput, output, $"forward {g} width={width}");
-            TestArrays.AssertClose(wantDInput, dInput, $"backward-input {g} width={width}");
-            TestArrays.AssertClose(wantDWeight, dWeight, $"backward-weight {g} width={width}");
-        }
+        TestArrays.AssertConvolutionAtEveryWidth(g, wantOutput, wantDInput, wantDWeight, dWeightStart,
+            (output, dInput, dWeight) => RunAll(output, dInput, dWeight, input, weight, dOutput, g));
     }
 
     [Fact]

@@ -35,6 +35,23 @@ public static class TestArrays
         Assert.True(worst < 0, worst < 0 ? "" : $"{what}: element {worst} is {got[worst]}, want {want[worst]} (rms {rms:G4})");
     }
 
+    /// <summary>
+    /// Runs a convolution's three passes (<paramref name="runAll"/>(output, dInput, dWeight)) at every vector width,
+    /// from stale outputs and dWeight = <paramref name="dWeightStart"/>, and checks each result against the reference.
+    /// </summary>
+    public static void AssertConvolutionAtEveryWidth(ConvGeometry g, float[] wantOutput, float[] wantDInput, float[] wantDWeight,
+        float[] dWeightStart, Action<float[], float[], float[]> runAll)
+    {
+        foreach (int width in Widths)
+        {
+            var (output, dInput, dWeight) = (Stale(g.OutputLength), Stale(g.InputLength), (float[])dWeightStart.Clone());
+            With(width, 2, () => runAll(output, dInput, dWeight));
+            AssertClose(wantOutput, output, $"forward {g} width={width}");
+            AssertClose(wantDInput, dInput, $"backward-input {g} width={width}");
+            AssertClose(wantDWeight, dWeight, $"backward-weight {g} width={width}");
+        }
+    }
+
     /// <summary>Runs <paramref name="action"/> with the given kernel settings, restoring the defaults afterwards.</summary>
     public static void With(int maxWidth, int maxThreads, Action action)
     {
