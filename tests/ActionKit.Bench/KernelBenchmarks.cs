@@ -33,7 +33,7 @@ public static unsafe class KernelBenchmarks
                 PlainDepthwise(t.DX, t.DY, t.W, g, Pass.BackwardInput);
                 PlainDepthwise(t.DW, t.DY, t.X, g, Pass.BackwardWeight);
             }
-            const string group = "depthwise 3x3x3 [8,4,28,28,108]";
+            const string group = "depthwise 3x3x3, 8x4x28x28x108";
             rows.Add(Row(group, "forward", flops, Forward, () => PlainDepthwise(t.Y, t.X, t.W, g, Pass.Forward)));
             rows.Add(Row(group, "forward+backward", 3 * flops, ForwardBackward, PeerForwardBackward));
         }

@@ -1,6 +1,7 @@
 using ActionKit.Engine.Layers;
 using ActionKit.Engine.Models;
 using ActionKit.Engine.Optimization;
+using ActionKit.Kernels;
 using static ActionKit.Engine.Tests.GradientCheck;
 
 namespace ActionKit.Engine.Tests;
@@ -67,7 +68,7 @@ public sealed class TrainingTests
     {
         using var backend = new CpuBackend();
         using var store = new ParameterStore();
-        var norm = new BatchNorm3d(store, backend, "bn", 3, 1e-5f, 0.1f, relu: false);
+        var norm = new BatchNorm3d(store, backend, "bn", 3, 1e-5f, 0.1f, Activation.None);
         store.Allocate(backend, 0);
         norm.Weight.Value.CopyFrom([1.5f, -2f, 0.5f]);
         norm.Bias.Value.CopyFrom([0.1f, 0.2f, -0.3f]);
@@ -89,7 +90,7 @@ public sealed class TrainingTests
     {
         using var backend = new CpuBackend();
         using var store = new ParameterStore();
-        var norm = new BatchNorm3d(store, backend, "bn", 1, 1e-5f, 0.1f, relu: false);
+        var norm = new BatchNorm3d(store, backend, "bn", 1, 1e-5f, 0.1f, Activation.None);
         store.Allocate(backend, 0);
         using var x = backend.Allocate(4, 1, 1, 1, 1);
         x.CopyFrom([1f, 2f, 3f, 6f]);

@@ -91,9 +91,9 @@ public sealed class X3DTests
     }
 
     [Theory]
-    [InlineData(6, 10, 2, 8)]   // strided block with a projection shortcut and squeeze-excitation
-    [InlineData(10, 10, 1, 0)]  // identity shortcut, no squeeze-excitation
-    public void BottleneckBlockGradientsMatchFiniteDifferences(int inChannels, int outChannels, int stride, int squeeze)
+    [InlineData(6, 10, 2, 8, false)]   // strided block with a projection shortcut and squeeze-excitation
+    [InlineData(10, 10, 1, 0, true)]   // identity shortcut, no squeeze-excitation, dy overwritten
+    public void BottleneckBlockGradientsMatchFiniteDifferences(int inChannels, int outChannels, int stride, int squeeze, bool overwriteGradient)
     {
         using var backend = new CpuBackend();
         using var store = new ParameterStore();
@@ -101,7 +101,8 @@ public sealed class X3DTests
         store.Allocate(backend, 4);
         ConditionForGradientCheck(store, 6);
         using var x = RandomTensor(backend, 8, 2, 3, 5, 5, inChannels);
-        CheckLayer("block", store, x, v => block.Forward(v, training: true), block.Backward, step: 1e-3, tolerance: 5e-3, noiseFloor: 1e-4);
+        CheckLayer("block", store, x, v => block.Forward(v, training: true), dy => block.Backward(dy, overwriteGradient),
+            step: 1e-3, tolerance: 5e-3, noiseFloor: 1e-4);
     }
 
     /// <summary>

@@ -30,15 +30,8 @@ public unsafe class DepthwiseConv3dTests
         Reference.DepthwiseForward(wantOutput, input, weight, g);
         Reference.DepthwiseBackwardInput(wantDInput, dOutput, weight, g);
         Reference.DepthwiseBackwardWeight(wantDWeight, dOutput, input, g);
-        foreach (int width in TestArrays.Widths)
-        {
-            // Stale values in the overwritten outputs must not leak through.
-            var (output, dInput, dWeight) = (Filled(g.OutputLength, float.NaN), Filled(g.InputLength, float.NaN), (float[])dWeightStart.Clone());
-            TestArrays.With(width, 2, () => RunAll(output, dInput, dWeight, input, weight, dOutput, g));
-            TestArrays.AssertClose(wantOutput, output, $"forward {g} width={width}");
-            TestArrays.AssertClose(wantDInput, dInput, $"backward-input {g} width={width}");
-            TestArrays.AssertClose(wantDWeight, dWeight, $"backward-weight {g} width={width}");
-        }
+        TestArrays.AssertConvolutionAtEveryWidth(g, wantOutput, wantDInput, wantDWeight, dWeightStart,
+            (output, dInput, dWeight) => RunAll(output, dInput, dWeight, input, weight, dOutput, g));
     }
 
     [Fact]
@@ -89,8 +82,6 @@ public unsafe class DepthwiseConv3dTests
         var error = Assert.Throws<ArgumentException>(() => RunAll(data, data, data, data, data, data, g));
         Assert.Contains("channel", error.Message);
     }
-
-    static float[] Filled(long length, float value) => Enumerable.Repeat(value, checked((int)length)).ToArray();
 
     static void RunAll(float[] output, float[] dInput, float[] dWeight, float[] input, float[] weight, float[] dOutput, ConvGeometry g)
     {

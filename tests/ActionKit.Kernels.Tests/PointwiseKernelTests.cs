@@ -3,8 +3,7 @@ using ActionKit.Kernels.Cpu;
 namespace ActionKit.Kernels.Tests;
 
 /// <summary>
-/// The channel-wise kernels (BatchNorm, activations, SE scale, bias, pooling, subsampling, dropout, cross-entropy,
-/// optimizers, the im2col convolution) against plain loops written here, on random odd shapes, and the same bits
+/// The elementwise kernels (activations, bias, pooling, subsampling, dropout, cross-entropy, optimizers) against plain loops written here, on random odd shapes, and the same bits
 /// for one or two threads.
 /// </summary>
 public sealed unsafe class PointwiseKernelTests
@@ -13,14 +12,6 @@ public sealed unsafe class PointwiseKernelTests
     {
         var random = new Random(seed);
         return Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
-    }
-
-    static void Close(float[] expected, float[] actual, double tolerance = 1e-4)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= tolerance * (1 + Math.Abs(expected[i])),
-                $"element {i}: expected {expected[i]}, got {actual[i]}");
     }
 
     static void Near(double expected, double actual) =>
@@ -40,95 +31,36 @@ public sealed unsafe class PointwiseKernelTests
         }
     }
 
-    [Theory]
-    [InlineData(1, 3, false)]
-    [InlineData(1037, 13, true)]
-    [InlineData(3000, 24, false)]
-    public void BatchNormMatchesPlainLoops(int rows, int channels, bool relu)
-    {
-        var x = Random(rows * channels, 1);
-        var gamma = Random(channels, 2);
-        var beta = Random(channels, 3);
-        var dy = Random(rows * channels, 4);
-        float[] Run(out float[] mean, out float[] invStd, out float[] dGamma, out float[] dBeta, out float[] dx, out float[] runningVar)
-        {
-            var y = new float[x.Length];
-            mean = new float[channels];
-            invStd = new float[channels];
-            dGamma = new float[channels];
-            dBeta = new float[channels];
-            dx = new float[x.Length];
-            runningVar = Enumerable.Repeat(1f, channels).ToArray();
-            var runningMean = new float[channels];
-            fixed (float* py = y, pm = mean, ps = invStd, prm = runningMean, prv = runningVar, px = x, pg = gamma, pb = beta,
-                   pdg = dGamma, pdb = dBeta, pdx = dx, pdy = dy)
-            {
-                BatchNorm.ForwardTraining(py, pm, ps, prm, prv, px, pg, pb, rows, channels, 0.1f, 1e-5f, relu);
-                BatchNorm.Backward(pdx, pdg, pdb, pdy, px, py, pg, pm, ps, rows, channels, relu);
-            }
-            return y;
-        }
-        var y = Run(out var mean, out var invStd, out var dGamma, out var dBeta, out var dx, out var runningVar);
-
-        for (int c = 0; c < channels; c++)
-        {
-            double m = 0, v = 0;
-            for (int r = 0; r < rows; r++)
-                m += x[r * channels + c] / (double)rows;
-            for (int r = 0; r < rows; r++)
-                v += Math.Pow(x[r * channels + c] - m, 2) / rows;
-            double s = 1 / Math.Sqrt(v + 1e-5), sumG = 0, sumGx = 0;
-            Near(m, mean[c]);
-            Near(s, invStd[c]);
-            Near(0.9 + 0.1 * (rows > 1 ? v * rows / (rows - 1) : v), runningVar[c]);
-            var g = new double[rows];
-            for (int r = 0; r < rows; r++)
-            {
-                int i = r * channels + c;
-                double pre = gamma[c] * (x[i] - m) * s + beta[c], expected = relu ? Math.Max(pre, 0) : pre;
-                Assert.True(Math.Abs(expected - y[i]) < 1e-3 * (1 + Math.Abs(expected)), $"y[{i}]");
-                g[r] = relu && pre <= 0 ? 0 : dy[i];
-                sumG += g[r];
-                sumGx += g[r] * (x[i] - m) * s;
-            }
-            Assert.True(Math.Abs(sumG - dBeta[c]) < 1e-3 * (1 + Math.Abs(sumG)), $"dBeta[{c}]");
-            Assert.True(Math.Abs(sumGx - dGamma[c]) < 1e-3 * (1 + Math.Abs(sumGx)), $"dGamma[{c}]");
-            for (int r = 0; r < rows; r++)
-            {
-                double expected = gamma[c] * s * (g[r] - (sumG + (x[r * channels + c] - m) * s * sumGx) / rows);
-                Assert.True(Math.Abs(expected - dx[r * channels + c]) < 1e-3 * (1 + Math.Abs(expected)), $"dx[{r},{c}]");
-            }
-        }
-        var single = WithThreads(1, () => Run(out _, out _, out var g1, out _, out var dx1, out _).Concat(g1).Concat(dx1).ToArray());
-        Assert.Equal(single, y.Concat(dGamma).Concat(dx).ToArray());
-    }
-
     [Fact]
-    public void ActivationsMatchTheirFormulas()
+    public void ActivationsMatchTheirFormulasAtEveryWidth()
     {
         var x = Random(40_003, 5);
         var dy = Random(x.Length, 6);
-        var (y, dx) = (new float[x.Length], new float[x.Length]);
-        fixed (float* px = x, py = y, pdx = dx, pdy = dy)
+        foreach (int width in TestArrays.Widths)
         {
-            Elementwise.Swish(py, px, x.Length);
-            Elementwise.SwishBackward(pdx, pdy, px, x.Length);
-            for (int i = 0; i < x.Length; i += 97)
+            var (y, dx) = (TestArrays.Stale(x.Length), TestArrays.Stale(x.Length));
+            TestArrays.With(width, 2, () =>
             {
-                double s = 1 / (1 + Math.Exp(-x[i]));
-                Near(x[i] * s, y[i]);
-                Near(dy[i] * (s + x[i] * s * (1 - s)), dx[i]);
-            }
-            Elementwise.Sigmoid(py, px, x.Length);
-            Elementwise.SigmoidBackward(pdx, pdy, py, x.Length);
-            for (int i = 0; i < x.Length; i += 97)
+                fixed (float* px = x, py = y, pdx = dx, pdy = dy)
+                {
+                    Elementwise.Sigmoid(py, px, x.Length);
+                    Elementwise.SigmoidBackward(pdx, pdy, py, x.Length);
+                }
+            });
+            for (int i = 0; i < x.Length; i++)
             {
                 double s = 1 / (1 + Math.Exp(-x[i]));
                 Near(s, y[i]);
                 Near(dy[i] * s * (1 - s), dx[i]);
             }
-            Elementwise.Relu(py, px, x.Length);
-            Elementwise.ReluBackward(pdx, pdy, py, x.Length);
+            TestArrays.With(width, 2, () =>
+            {
+                fixed (float* px = x, py = y, pdx = dx, pdy = dy)
+                {
+                    Elementwise.Relu(py, px, x.Length);
+                    Elementwise.ReluBackward(pdx, pdy, py, x.Length);
+                }
+            });
             for (int i = 0; i < x.Length; i++)
             {
                 Assert.Equal(Math.Max(x[i], 0), y[i]);
@@ -138,36 +70,82 @@ public sealed unsafe class PointwiseKernelTests
     }
 
     [Fact]
-    public void ChannelScaleBiasAndPoolMatchPlainLoops()
+    public void ResidualAddWithAndWithoutReluAtEveryWidth()
+    {
+        var (a, b) = (Random(1037, 23), Random(1037, 24));
+        foreach (int width in TestArrays.Widths)
+            foreach (bool relu in new[] { false, true })
+            {
+                var y = TestArrays.Stale(a.Length);
+                TestArrays.With(width, 2, () =>
+                {
+                    fixed (float* py = y, pa = a, pb = b)
+                        Elementwise.Add(py, pa, pb, a.Length, relu);
+                });
+                for (int i = 0; i < a.Length; i++)
+                    Assert.Equal(relu ? Math.Max(a[i] + b[i], 0) : a[i] + b[i], y[i]);
+            }
+    }
+
+    [Fact]
+    public void OptimizersFollowTheTorchFormulasAtEveryWidth()
+    {
+        const int count = 1037;
+        var (start, gradients, moments) = (Random(count, 20), Random(count, 21), Random(count, 22));
+        var squares = moments.Select(m => m * m).ToArray();
+        foreach (int width in TestArrays.Widths)
+        {
+            var (sgd, buffer, adam, first, second) = ((float[])start.Clone(), (float[])moments.Clone(), (float[])start.Clone(),
+                (float[])moments.Clone(), (float[])squares.Clone());
+            TestArrays.With(width, 2, () =>
+            {
+                fixed (float* ps = sgd, pb = buffer, pa = adam, pf = first, pq = second, pg = gradients)
+                {
+                    Optimizers.Sgd(ps, pg, pb, count, 0.1f, 0.9f, 0.01f);
+                    Optimizers.AdamW(pa, pg, pf, pq, count, 0.01f, 0.9f, 0.999f, 1e-8f, 0.1f, step: 3);
+                }
+            });
+            for (int i = 0; i < count; i++)
+            {
+                double g = gradients[i], momentum = 0.9 * moments[i] + g + 0.01 * start[i];
+                Near(momentum, buffer[i]);
+                Near(start[i] - 0.1 * momentum, sgd[i]);
+                double m = 0.9 * moments[i] + 0.1 * g, v = 0.999 * squares[i] + 0.001 * g * g;
+                Near(m, first[i]);
+                Near(v, second[i]);
+                double p = start[i] * (1 - 0.01 * 0.1) - 0.01 * (m / (1 - Math.Pow(0.9, 3))) / (Math.Sqrt(v / (1 - Math.Pow(0.999, 3))) + 1e-8);
+                Near(p, adam[i]);
+            }
+        }
+    }
+
+    [Fact]
+    public void BiasAndPoolMatchPlainLoops()
     {
         const int batch = 3, positions = 37, channels = 11;
         var x = Random(batch * positions * channels, 7);
-        var scale = Random(batch * channels, 8);
         var dy = Random(x.Length, 9);
-        var (y, dx, dScale, pooled, dPool, dBias) = (new float[x.Length], new float[x.Length], new float[scale.Length],
-            new float[batch * channels], new float[x.Length], new float[channels]);
-        fixed (float* px = x, ps = scale, pdy = dy, py = y, pdx = dx, pds = dScale, pp = pooled, pdp = dPool, pdb = dBias)
+        var (pooled, dPool, dBias) = (new float[batch * channels], new float[x.Length], new float[channels]);
+        var accumulated = (float[])dy.Clone();
+        fixed (float* px = x, pdy = dy, pp = pooled, pdp = dPool, pdb = dBias, pa = accumulated)
         {
-            ChannelScale.Forward(py, px, ps, batch, positions, channels);
-            ChannelScale.Backward(pdx, pds, pdy, px, ps, batch, positions, channels);
             GlobalAveragePool.Forward(pp, px, batch, positions, channels);
-            GlobalAveragePool.Backward(pdp, pp, batch, positions, channels);
+            GlobalAveragePool.Backward(pdp, pp, batch, positions, channels, accumulate: false);
+            GlobalAveragePool.Backward(pa, pp, batch, positions, channels, accumulate: true);
             Bias.Backward(pdb, pdy, batch * positions, channels);
         }
+        for (int i = 0; i < x.Length; i++)
+            Near(dy[i] + dPool[i], accumulated[i]);
         for (int n = 0; n < batch; n++)
             for (int c = 0; c < channels; c++)
             {
-                double sum = 0, mean = 0;
+                double mean = 0;
                 for (int s = 0; s < positions; s++)
                 {
                     int i = (n * positions + s) * channels + c;
-                    Near(x[i] * scale[n * channels + c], y[i]);
-                    Near(dy[i] * scale[n * channels + c], dx[i]);
                     Near(pooled[n * channels + c] / positions, dPool[i]);
-                    sum += dy[i] * x[i];
                     mean += x[i] / positions;
                 }
-                Near(sum, dScale[n * channels + c]);
                 Near(mean, pooled[n * channels + c]);
             }
         for (int c = 0; c < channels; c++)
@@ -197,47 +175,6 @@ public sealed unsafe class PointwiseKernelTests
                         if (sampled)
                             Assert.Equal(x[full], y[((plane * 3 + i / 2) * 4 + j / 2) * c + k]);
                     }
-    }
-
-    [Fact]
-    public void Conv3dMatchesADirectConvolution()
-    {
-        var g = new ConvGeometry(2, 3, 9, 8, 3, 5, 1, 3, 3, 1, 2, 2, 0, 1, 1);
-        var x = Random((int)g.InputLength, 11);
-        var weight = Random(g.OutChannels * g.InChannels * g.KernelVolume, 12);
-        var dy = Random((int)g.OutputLength, 13);
-        var (y, dx, dw) = (new float[g.OutputLength], new float[g.InputLength], new float[weight.Length]);
-        fixed (float* px = x, pw = weight, py = y, pdy = dy, pdx = dx, pdw = dw)
-        {
-            Conv3d.Forward(py, px, pw, g);
-            Conv3d.BackwardInput(pdx, pdy, pw, g);
-            Conv3d.BackwardWeight(pdw, pdy, px, g);
-        }
-        var (ey, edx, edw) = (new double[y.Length], new double[x.Length], new double[weight.Length]);
-        for (int n = 0; n < g.Batch; n++)
-            for (int z = 0; z < g.OutDepth; z++)
-                for (int r = 0; r < g.OutHeight; r++)
-                    for (int q = 0; q < g.OutWidth; q++)
-                        for (int o = 0; o < g.OutChannels; o++)
-                        {
-                            int yi = (((n * g.OutDepth + z) * g.OutHeight + r) * g.OutWidth + q) * g.OutChannels + o;
-                            for (int i = 0; i < g.InChannels; i++)
-                                for (int ky = 0; ky < 3; ky++)
-                                    for (int kx = 0; kx < 3; kx++)
-                                    {
-                                        int iy = r * 2 - 1 + ky, ix = q * 2 - 1 + kx;
-                                        if (iy < 0 || iy >= g.InHeight || ix < 0 || ix >= g.InWidth)
-                                            continue;
-                                        int xi = (((n * g.InDepth + z) * g.InHeight + iy) * g.InWidth + ix) * g.InChannels + i;
-                                        int wi = (o * g.InChannels + i) * 9 + ky * 3 + kx;
-                                        ey[yi] += x[xi] * weight[wi];
-                                        edx[xi] += dy[yi] * weight[wi];
-                                        edw[wi] += dy[yi] * x[xi];
-                                    }
-                        }
-        Close(ey.Select(v => (float)v).ToArray(), y);
-        Close(edx.Select(v => (float)v).ToArray(), dx);
-        Close(edw.Select(v => (float)v).ToArray(), dw, 1e-3);
     }
 
     [Fact]

@@ -13,6 +13,9 @@ public static class TestArrays
     public static float[] Random(Random random, long length) =>
         Enumerable.Range(0, checked((int)length)).Select(_ => random.NextSingle() * 2 - 1).ToArray();
 
+    /// <summary>NaNs in a buffer a kernel overwrites: stale values must not leak through.</summary>
+    public static float[] Stale(long length) => Enumerable.Repeat(float.NaN, checked((int)length)).ToArray();
+
     /// <summary>
     /// Fails with the worst element when |got − want| exceeds 1e-4 · (|want| + rms(want)): relative to each value,
     /// with the typical magnitude as a floor where a sum cancels to near zero.
@@ -30,6 +33,23 @@ public static class TestArrays
                 (worst, worstExcess) = (i, double.IsNaN(got[i]) ? double.PositiveInfinity : excess);
         }
         Assert.True(worst < 0, worst < 0 ? "" : $"{what}: element {worst} is {got[worst]}, want {want[worst]} (rms {rms:G4})");
+    }
+
+    /// <summary>
+    /// Runs a convolution's three passes (<paramref name="runAll"/>(output, dInput, dWeight)) at every vector width,
+    /// from stale outputs and dWeight = <paramref name="dWeightStart"/>, and checks each result against the reference.
+    /// </summary>
+    public static void AssertConvolutionAtEveryWidth(ConvGeometry g, float[] wantOutput, float[] wantDInput, float[] wantDWeight,
+        float[] dWeightStart, Action<float[], float[], float[]> runAll)
+    {
+        foreach (int width in Widths)
+        {
+            var (output, dInput, dWeight) = (Stale(g.OutputLength), Stale(g.InputLength), (float[])dWeightStart.Clone());
+            With(width, 2, () => runAll(output, dInput, dWeight));
+            AssertClose(wantOutput, output, $"forward {g} width={width}");
+            AssertClose(wantDInput, dInput, $"backward-input {g} width={width}");
+            AssertClose(wantDWeight, dWeight, $"backward-weight {g} width={width}");
+        }
     }
 
     /// <summary>Runs <paramref name="action"/> with the given kernel settings, restoring the defaults afterwards.</summary>

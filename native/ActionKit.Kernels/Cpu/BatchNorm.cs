@@ -1,184 +1,232 @@
-using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace ActionKit.Kernels.Cpu;
 
 /// <summary>
-/// Batch normalization over channels-last rows: x is [rows, C] with rows = N*D*H*W, statistics per channel.
-/// Optionally fused with the ReLU that follows it in X3D (one pass over memory instead of two). Every pass walks
-/// rows in fixed chunks and vectorizes over channels; per-chunk sums are combined in chunk order, in double.
+/// Batch normalization over channels-last rows: x is [rows, C] with rows = N*D*H*W, statistics per channel, fused
+/// with the activation that follows it (X3D: ReLU, or Swish where no squeeze-excitation comes between), so the
+/// normalized tensor is never written; backward recomputes the pre-activation from x. Every pass walks rows in
+/// fixed chunks and vectorizes over channels, the last vector masked; per-chunk sums are combined in chunk order,
+/// in double.
 /// </summary>
 public static unsafe class BatchNorm
 {
     const int RowsPerChunk = 256;
 
     /// <summary>
-    /// y = γ·(x - mean)·invStd + β with batch statistics; writes mean and invStd [C] for the backward pass and
+    /// y = act(γ·(x - mean)·invStd + β) with batch statistics; writes mean and invStd [C] for the backward pass and
     /// updates running statistics as PyTorch does (unbiased variance, running = (1-momentum)·running + momentum·batch).
     /// </summary>
     public static void ForwardTraining(float* y, float* mean, float* invStd, float* runningMean, float* runningVar,
-        float* x, float* gamma, float* beta, long rows, int channels, float momentum, float epsilon, bool relu)
+        float* x, float* gamma, float* beta, long rows, int channels, float momentum, float epsilon, Activation activation)
     {
+        var arrays = new ChannelArrays(channels, 3);
+        float* shift = arrays[0], scale = arrays[1], bias = arrays[2];
         // Sums of (x - x[0]) rather than of x keep E[x²] - E[x]² exact enough when |mean| >> std.
-        var shift = new ReadOnlySpan<float>(x, channels).ToArray();
-        var (sums, squares) = ChannelSums(x, shift, null, null, rows, channels);
+        Buffer.MemoryCopy(x, shift, channels * sizeof(float), channels * sizeof(float));
+        var sums = new SumsJob(x, shift, null, null, null, rows, channels);
+        Activations.Run(sums, Activation.None);
         for (int c = 0; c < channels; c++)
         {
-            double offset = sums[c] / rows, variance = Math.Max(0, squares[c] / rows - offset * offset);
+            var (sum, squares) = sums.Total(c);
+            double offset = sum / rows, variance = Math.Max(0, squares / rows - offset * offset);
             mean[c] = (float)(shift[c] + offset);
             invStd[c] = (float)(1.0 / Math.Sqrt(variance + epsilon));
             double unbiased = rows > 1 ? variance * rows / (rows - 1) : variance;
             runningMean[c] = (1 - momentum) * runningMean[c] + momentum * mean[c];
             runningVar[c] = (float)((1 - momentum) * runningVar[c] + momentum * unbiased);
         }
-        var scale = new float[channels];
-        var bias = new float[channels];
-        for (int c = 0; c < channels; c++)
-        {
-            scale[c] = gamma[c] * invStd[c];
-            bias[c] = beta[c] - mean[c] * scale[c];
-        }
-        ScaleShift(y, x, scale, bias, rows, channels, relu);
+        NormalizeAsScaleShift(scale, bias, gamma, beta, mean, invStd, channels);
+        Activations.Run(new ApplyJob(y, x, scale, bias, null, default, rows, channels), activation);
     }
 
-    /// <summary>y = γ·(x - runningMean)/sqrt(runningVar + ε) + β (evaluation mode).</summary>
+    /// <summary>y = act(γ·(x - runningMean)/sqrt(runningVar + ε) + β) (evaluation mode).</summary>
     public static void ForwardInference(float* y, float* x, float* gamma, float* beta, float* runningMean,
-        float* runningVar, long rows, int channels, float epsilon, bool relu)
+        float* runningVar, long rows, int channels, float epsilon, Activation activation)
     {
-        var scale = new float[channels];
-        var bias = new float[channels];
+        var arrays = new ChannelArrays(channels, 2);
+        float* scale = arrays[0], bias = arrays[1];
         for (int c = 0; c < channels; c++)
         {
             scale[c] = (float)(gamma[c] / Math.Sqrt(runningVar[c] + (double)epsilon));
             bias[c] = beta[c] - runningMean[c] * scale[c];
         }
-        ScaleShift(y, x, scale, bias, rows, channels, relu);
+        Activations.Run(new ApplyJob(y, x, scale, bias, null, default, rows, channels), activation);
     }
 
     /// <summary>
-    /// dx (overwritten), dγ and dβ (accumulated) from dy. With <paramref name="relu"/>, y is the fused output and
-    /// masks dy; otherwise y is not read and may be null.
+    /// dx (overwritten), dγ and dβ (accumulated) from dy, the gradient at the activation's output; the activation's
+    /// derivative is taken at the pre-activation recomputed from x exactly as the forward pass computed it.
     /// </summary>
-    public static void Backward(float* dx, float* dGamma, float* dBeta, float* dy, float* x, float* y,
-        float* gamma, float* mean, float* invStd, long rows, int channels, bool relu)
+    public static void Backward(float* dx, float* dGamma, float* dBeta, float* dy, float* x, float* gamma, float* beta,
+        float* mean, float* invStd, long rows, int channels, Activation activation)
     {
-        var center = new ReadOnlySpan<float>(mean, channels).ToArray();
-        // Σg and Σg·(x - mean), with g = dy masked by the fused ReLU.
-        var (sumGradient, sumGradientCentered) = ChannelSums(x, center, dy, relu ? y : null, rows, channels);
-        var gradientScale = new float[channels];
-        var centeredScale = new float[channels];
-        var constant = new float[channels];
+        var arrays = new ChannelArrays(channels, 6);
+        float* scale = arrays[0], bias = arrays[1], center = arrays[2];
+        float* gradientScale = arrays[3], centeredScale = arrays[4], constant = arrays[5];
+        NormalizeAsScaleShift(scale, bias, gamma, beta, mean, invStd, channels);
+        Buffer.MemoryCopy(mean, center, channels * sizeof(float), channels * sizeof(float));
+        // Σg and Σg·(x - mean), with g = act'(pre-activation)·dy.
+        var sums = new SumsJob(x, center, dy, scale, bias, rows, channels);
+        Activations.Run(sums, activation);
         for (int c = 0; c < channels; c++)
         {
-            double sumXhat = sumGradientCentered[c] * invStd[c], a = gamma[c] * invStd[c];
-            dBeta[c] += (float)sumGradient[c];
+            var (sumGradient, sumGradientCentered) = sums.Total(c);
+            double sumXhat = sumGradientCentered * invStd[c], a = gamma[c] * invStd[c];
+            dBeta[c] += (float)sumGradient;
             dGamma[c] += (float)sumXhat;
             // dx = a·(g - (Σg + x̂·Σg·x̂)/N) = a·g + [-a·Σg·x̂·invStd/N]·(x - mean) - a·Σg/N
             gradientScale[c] = (float)a;
             centeredScale[c] = (float)(-a * sumXhat * invStd[c] / rows);
-            constant[c] = (float)(-a * sumGradient[c] / rows);
+            constant[c] = (float)(-a * sumGradient / rows);
         }
-        CpuParallel.For(CpuParallel.ChunkCount(rows, RowsPerChunk), chunk =>
+        Activations.Run(new ApplyJob(dx, x, scale, bias, dy, new BackwardCoefficients(center, gradientScale, centeredScale, constant), rows, channels), activation);
+    }
+
+    // The forward's affine map v = x·scale + bias; the backward pass recomputes it bit for bit from the same floats.
+    static void NormalizeAsScaleShift(float* scale, float* bias, float* gamma, float* beta, float* mean, float* invStd, int channels)
+    {
+        for (int c = 0; c < channels; c++)
         {
-            long start = (long)chunk * RowsPerChunk, end = Math.Min(rows, start + RowsPerChunk);
-            fixed (float* a = gradientScale, b = centeredScale, k = constant, m = center)
-                for (long r = start; r < end; r++)
-                {
-                    long o = r * channels;
-                    int c = 0;
-                    for (; c <= channels - Vector<float>.Count; c += Vector<float>.Count)
-                    {
-                        var g = Vector.Load(dy + o + c);
-                        if (relu)
-                            g = Vector.ConditionalSelect(Vector.GreaterThan(Vector.Load(y + o + c), Vector<float>.Zero), g, Vector<float>.Zero);
-                        (Vector.Load(a + c) * g + Vector.Load(b + c) * (Vector.Load(x + o + c) - Vector.Load(m + c)) + Vector.Load(k + c)).Store(dx + o + c);
-                    }
-                    for (; c < channels; c++)
-                    {
-                        float g = relu && y[o + c] <= 0 ? 0 : dy[o + c];
-                        dx[o + c] = a[c] * g + b[c] * (x[o + c] - m[c]) + k[c];
-                    }
-                }
-        });
+            scale[c] = gamma[c] * invStd[c];
+            bias[c] = beta[c] - mean[c] * scale[c];
+        }
+    }
+
+    // Per-channel arrays are padded with zeros to whole vectors of the widest width, so they load without masks.
+    static int Padded(int channels) => CpuParallel.ChunkCount(channels, 16) * 16;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static TVector Load<TSimd, TVector>(float* source, int count) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        count == TSimd.Width ? TSimd.Load(source) : TSimd.LoadFirst(source, count);
+
+    /// <summary>Per-channel coefficient arrays in this thread's scratch, each padded with zeros to whole vectors.</summary>
+    readonly struct ChannelArrays
+    {
+        readonly float* data;
+        readonly int stride;
+
+        public ChannelArrays(int channels, int count)
+        {
+            stride = Padded(channels);
+            data = Scratch.Get(ScratchSlot.CallOperand, (long)stride * count);
+            new Span<float>(data, stride * count).Clear();
+        }
+
+        public float* this[int index] => data + (long)index * stride;
+    }
+
+    /// <summary>The per-channel terms of dx = gradientScale·g + centeredScale·(x - center) + constant.</summary>
+    readonly struct BackwardCoefficients(float* center, float* gradientScale, float* centeredScale, float* constant)
+    {
+        public readonly float* Center = center, GradientScale = gradientScale, CenteredScale = centeredScale, Constant = constant;
     }
 
     /// <summary>
-    /// Per channel, over all rows, with d = x - center: without dy, (Σd, Σd²); with dy, g = dy (zeroed where
-    /// mask ≤ 0 when a mask is given) and (Σg, Σg·d). Fixed chunks, reduced in chunk order in double.
+    /// Per chunk and channel, with d = x - center: without dy, (Σd, Σd²); with dy, g = act'(x·scale + bias)·dy and
+    /// (Σg, Σg·d). <see cref="Total"/> adds the chunks in order.
     /// </summary>
-    static (double[] First, double[] Second) ChannelSums(float* x, float[] center, float* dy, float* mask, long rows, int channels)
+    readonly struct SumsJob(float* x, float* center, float* dy, float* scale, float* bias, long rows, int channels) : IActivationKernel
     {
-        int chunks = CpuParallel.ChunkCount(rows, RowsPerChunk);
-        var partial = new double[chunks * 2 * channels];
-        CpuParallel.For(chunks, chunk =>
+        readonly int stride = Padded(channels), chunks = CpuParallel.ChunkCount(rows, RowsPerChunk);
+        readonly float* partials = Scratch.Get(ScratchSlot.CallPartials, CpuParallel.ChunkCount(rows, RowsPerChunk) * 2L * Padded(channels));
+
+        public void Run<TActivation, TSimd, TVector>()
+            where TActivation : struct, IActivation where TSimd : struct, ISimd<TVector> where TVector : struct
         {
+            var job = this;
+            CpuParallel.For(chunks, chunk =>
+            {
+                if (job.Statistics)
+                    job.SumChunk<TActivation, TSimd, TVector, Off>(chunk);
+                else
+                    job.SumChunk<TActivation, TSimd, TVector, On>(chunk);
+            });
+        }
+
+        bool Statistics => dy == null;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void SumChunk<TActivation, TSimd, TVector, TGradient>(int chunk)
+            where TActivation : struct, IActivation where TSimd : struct, ISimd<TVector> where TVector : struct where TGradient : struct, IFlag
+        {
+            float* first = partials + (long)chunk * 2 * stride, second = first + stride;
+            new Span<float>(first, 2 * stride).Clear();
             long start = (long)chunk * RowsPerChunk, end = Math.Min(rows, start + RowsPerChunk);
-            float* first = stackalloc float[channels], second = stackalloc float[channels];
-            new Span<float>(first, channels).Clear();
-            new Span<float>(second, channels).Clear();
-            fixed (float* m = center)
-                for (long r = start; r < end; r++)
+            for (long r = start; r < end; r++)
+                for (int c = 0; c < channels; c += TSimd.Width)
                 {
-                    long o = r * channels;
-                    int c = 0;
-                    for (; c <= channels - Vector<float>.Count; c += Vector<float>.Count)
-                    {
-                        var d = Vector.Load(x + o + c) - Vector.Load(m + c);
-                        var weight = d;
-                        if (dy != null)
-                        {
-                            weight = Vector.Load(dy + o + c);
-                            if (mask != null)
-                                weight = Vector.ConditionalSelect(Vector.GreaterThan(Vector.Load(mask + o + c), Vector<float>.Zero), weight, Vector<float>.Zero);
-                            (Vector.Load(first + c) + weight).Store(first + c);
-                        }
-                        else
-                            (Vector.Load(first + c) + d).Store(first + c);
-                        (Vector.Load(second + c) + weight * d).Store(second + c);
-                    }
-                    for (; c < channels; c++)
-                    {
-                        float d = x[o + c] - m[c];
-                        float weight = dy == null ? d : mask != null && mask[o + c] <= 0 ? 0 : dy[o + c];
-                        first[c] += dy == null ? d : weight;
-                        second[c] += weight * d;
-                    }
+                    int count = Math.Min(TSimd.Width, channels - c);
+                    long o = r * channels + c;
+                    TVector xv = Load<TSimd, TVector>(x + o, count), d = TSimd.Subtract(xv, TSimd.Load(center + c)), weight = d;
+                    if (TGradient.IsOn)
+                        weight = TActivation.Backward<TSimd, TVector>(Load<TSimd, TVector>(dy + o, count),
+                            TSimd.MultiplyAdd(xv, TSimd.Load(scale + c), TSimd.Load(bias + c)));
+                    // Masked lanes read x = 0 and dy = 0, and the padded center is 0: they add nothing.
+                    TSimd.Store(first + c, TSimd.Add(TSimd.Load(first + c), weight));
+                    TSimd.Store(second + c, TSimd.MultiplyAdd(weight, d, TSimd.Load(second + c)));
                 }
-            for (int c = 0; c < channels; c++)
+        }
+
+        public (double First, double Second) Total(int channel)
+        {
+            double first = 0, second = 0;
+            for (int chunk = 0; chunk < chunks; chunk++)
             {
-                partial[(chunk * 2) * channels + c] = first[c];
-                partial[(chunk * 2 + 1) * channels + c] = second[c];
+                first += partials[(long)chunk * 2 * stride + channel];
+                second += partials[((long)chunk * 2 + 1) * stride + channel];
             }
-        });
-        var sums = new double[channels];
-        var seconds = new double[channels];
-        for (int chunk = 0; chunk < chunks; chunk++)
-            for (int c = 0; c < channels; c++)
-            {
-                sums[c] += partial[(chunk * 2) * channels + c];
-                seconds[c] += partial[(chunk * 2 + 1) * channels + c];
-            }
-        return (sums, seconds);
+            return (first, second);
+        }
     }
 
-    static void ScaleShift(float* y, float* x, float[] scale, float[] shift, long rows, int channels, bool relu) =>
-        CpuParallel.For(CpuParallel.ChunkCount(rows, RowsPerChunk), chunk =>
+    /// <summary>
+    /// Forward (no dy): output = act(x·scale + bias). Backward: output = dx = a·g + b·(x - center) + k with
+    /// g = act'(x·scale + bias)·dy.
+    /// </summary>
+    readonly struct ApplyJob(float* output, float* x, float* scale, float* bias, float* dy, BackwardCoefficients backward, long rows, int channels) : IActivationKernel
+    {
+        public void Run<TActivation, TSimd, TVector>()
+            where TActivation : struct, IActivation where TSimd : struct, ISimd<TVector> where TVector : struct
+        {
+            var job = this;
+            CpuParallel.For(CpuParallel.ChunkCount(rows, RowsPerChunk), chunk =>
+            {
+                if (job.Gradient)
+                    job.ApplyChunk<TActivation, TSimd, TVector, On>(chunk);
+                else
+                    job.ApplyChunk<TActivation, TSimd, TVector, Off>(chunk);
+            });
+        }
+
+        bool Gradient => dy != null;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void ApplyChunk<TActivation, TSimd, TVector, TGradient>(int chunk)
+            where TActivation : struct, IActivation where TSimd : struct, ISimd<TVector> where TVector : struct where TGradient : struct, IFlag
         {
             long start = (long)chunk * RowsPerChunk, end = Math.Min(rows, start + RowsPerChunk);
-            fixed (float* s = scale, b = shift)
-                for (long r = start; r < end; r++)
+            for (long r = start; r < end; r++)
+                for (int c = 0; c < channels; c += TSimd.Width)
                 {
-                    long o = r * channels;
-                    int c = 0;
-                    for (; c <= channels - Vector<float>.Count; c += Vector<float>.Count)
+                    int count = Math.Min(TSimd.Width, channels - c);
+                    long o = r * channels + c;
+                    TVector xv = Load<TSimd, TVector>(x + o, count), v = TSimd.MultiplyAdd(xv, TSimd.Load(scale + c), TSimd.Load(bias + c));
+                    TVector result;
+                    if (TGradient.IsOn)
                     {
-                        var v = Vector.Load(x + o + c) * Vector.Load(s + c) + Vector.Load(b + c);
-                        (relu ? Vector.Max(v, Vector<float>.Zero) : v).Store(y + o + c);
+                        TVector g = TActivation.Backward<TSimd, TVector>(Load<TSimd, TVector>(dy + o, count), v);
+                        TVector centered = TSimd.Subtract(xv, TSimd.Load(backward.Center + c));
+                        result = TSimd.MultiplyAdd(TSimd.Load(backward.GradientScale + c), g,
+                            TSimd.MultiplyAdd(TSimd.Load(backward.CenteredScale + c), centered, TSimd.Load(backward.Constant + c)));
                     }
-                    for (; c < channels; c++)
-                    {
-                        float v = x[o + c] * s[c] + b[c];
-                        y[o + c] = relu && v < 0 ? 0 : v;
-                    }
+                    else
+                        result = TActivation.Forward<TSimd, TVector>(v);
+                    if (count == TSimd.Width)
+                        TSimd.Store(output + o, result);
+                    else
+                        TSimd.StoreFirst(output + o, result, count);
                 }
-        });
+        }
+    }
 }

@@ -23,16 +23,17 @@ public static unsafe class Bias
     public static void Backward(float* dBias, float* dy, long rows, int channels)
     {
         int chunks = CpuParallel.ChunkCount(rows, RowsPerChunk);
-        var partial = new float[chunks * channels];
+        float* partials = Scratch.Get(ScratchSlot.CallPartials, (long)chunks * channels);
         CpuParallel.For(chunks, chunk =>
         {
-            var sum = new Span<float>(partial, chunk * channels, channels);
+            var sum = new Span<float>(partials + (long)chunk * channels, channels);
+            sum.Clear();
             long start = (long)chunk * RowsPerChunk, end = Math.Min(rows, start + RowsPerChunk);
             for (long r = start; r < end; r++)
                 TensorPrimitives.Add(sum, new ReadOnlySpan<float>(dy + r * channels, channels), sum);
         });
         var total = new Span<float>(dBias, channels);
         for (int chunk = 0; chunk < chunks; chunk++)
-            TensorPrimitives.Add(total, new ReadOnlySpan<float>(partial, chunk * channels, channels), total);
+            TensorPrimitives.Add(total, new ReadOnlySpan<float>(partials + (long)chunk * channels, channels), total);
     }
 }

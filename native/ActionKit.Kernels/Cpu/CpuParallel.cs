@@ -1,3 +1,5 @@
+using System.Runtime.ExceptionServices;
+
 namespace ActionKit.Kernels.Cpu;
 
 /// <summary>
@@ -9,7 +11,11 @@ public static class CpuParallel
     /// <summary>Threads the CPU kernels may use; 1 runs everything inline.</summary>
     public static int MaxThreads { get; set; } = Environment.ProcessorCount;
 
-    /// <summary>Runs <paramref name="body"/>(chunk) for chunk in [0, chunks), in parallel when it pays.</summary>
+    /// <summary>
+    /// Runs <paramref name="body"/>(chunk) for chunk in [0, chunks): the calling thread claims chunks one at a time,
+    /// and thread-pool helpers claim the rest when they start in time. The caller waits only for helpers that have
+    /// started, so a helper that a busy machine delays costs nothing.
+    /// </summary>
     public static void For(int chunks, Action<int> body)
     {
         if (chunks <= 1 || MaxThreads <= 1)
@@ -18,9 +24,79 @@ public static class CpuParallel
                 body(i);
             return;
         }
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = MaxThreads }, body);
+        var team = new Team(chunks, body);
+        for (int helper = Math.Min(MaxThreads, chunks) - 1; helper > 0; helper--)
+            ThreadPool.UnsafeQueueUserWorkItem(team, preferLocal: false);
+        try
+        {
+            team.Work();
+        }
+        catch
+        {
+            team.Stop();
+            throw;
+        }
+        finally
+        {
+            team.Close();
+        }
     }
 
     /// <summary>Number of chunks of at most <paramref name="chunkSize"/> items that cover <paramref name="count"/>.</summary>
     public static int ChunkCount(long count, long chunkSize) => (int)((count + chunkSize - 1) / chunkSize);
+
+    /// <summary>One parallel loop: a shared chunk counter, and the helpers working on it.</summary>
+    sealed class Team(int chunks, Action<int> body) : IThreadPoolWorkItem
+    {
+        const int Closed = -1;
+        readonly object gate = new();
+        int nextChunk, activeHelpers;
+        ExceptionDispatchInfo? failure;
+
+        // A helper joins unless the caller has closed the loop; the last one to leave wakes the caller.
+        public void Execute()
+        {
+            int active;
+            do
+            {
+                active = Volatile.Read(ref activeHelpers);
+                if (active == Closed)
+                    return;
+            }
+            while (Interlocked.CompareExchange(ref activeHelpers, active + 1, active) != active);
+            try
+            {
+                Work();
+            }
+            catch (Exception exception)
+            {
+                failure ??= ExceptionDispatchInfo.Capture(exception);
+                Stop();
+            }
+            lock (gate)
+                if (Interlocked.Decrement(ref activeHelpers) == 0)
+                    Monitor.PulseAll(gate);
+        }
+
+        public void Stop() => Interlocked.Exchange(ref nextChunk, chunks);
+
+        public void Work()
+        {
+            for (int chunk; (chunk = Interlocked.Increment(ref nextChunk) - 1) < chunks;)
+                body(chunk);
+        }
+
+        // Called once no chunk is left: waits for the helpers still finishing one, then shuts late ones out.
+        public void Close()
+        {
+            var spin = new SpinWait();
+            while (Interlocked.CompareExchange(ref activeHelpers, Closed, 0) != 0 && !spin.NextSpinWillYield)
+                spin.SpinOnce();
+            if (Volatile.Read(ref activeHelpers) != Closed)
+                lock (gate)
+                    while (Interlocked.CompareExchange(ref activeHelpers, Closed, 0) != 0)
+                        Monitor.Wait(gate);
+            failure?.Throw();
+        }
+    }
 }

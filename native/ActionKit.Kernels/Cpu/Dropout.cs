@@ -22,11 +22,13 @@ public static unsafe class Dropout
 
     /// <summary>dx = dy · mask (overwritten).</summary>
     public static void Backward(float* dx, float* dy, float* mask, long count) =>
-        Elementwise.ForChunks(count, (o, n) =>
-        {
-            for (long i = o; i < o + n; i++)
-                dx[i] = dy[i] * mask[i];
-        });
+        VectorMap.Run(new BackwardBody(dx, dy, mask), count);
+
+    readonly struct BackwardBody(float* dx, float* dy, float* mask) : IVectorBody
+    {
+        public void Apply<TSimd, TVector>(long i, int lanes) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+            VectorMap.Store<TSimd, TVector>(dx + i, TSimd.Multiply(VectorMap.Load<TSimd, TVector>(dy + i, lanes), VectorMap.Load<TSimd, TVector>(mask + i, lanes)), lanes);
+    }
 }
 
 /// <summary>Stateless random numbers: a SplitMix64 hash of (seed, counter).</summary>

@@ -4,7 +4,7 @@ using System.Numerics.Tensors;
 namespace ActionKit.Kernels.Cpu;
 
 /// <summary>
-/// Elementwise kernels on flat buffers: activations (ReLU, Sigmoid, Swish) and their backward passes, residual add,
+/// Elementwise kernels on flat buffers: activations (ReLU, Sigmoid) and their backward passes, residual add,
 /// scaling. Parallel over fixed chunks; every element is computed independently, so results never depend on threads.
 /// </summary>
 public static unsafe class Elementwise
@@ -30,11 +30,13 @@ public static unsafe class Elementwise
 
     /// <summary>dx = dy where y &gt; 0, else 0 (overwritten).</summary>
     public static void ReluBackward(float* dx, float* dy, float* y, long count) =>
-        ForChunks(count, (o, n) =>
-        {
-            for (long i = o; i < o + n; i++)
-                dx[i] = y[i] > 0 ? dy[i] : 0;
-        });
+        VectorMap.Run(new ReluBackwardBody(dx, dy, y), count);
+
+    readonly struct ReluBackwardBody(float* dx, float* dy, float* y) : IVectorBody
+    {
+        public void Apply<TSimd, TVector>(long i, int lanes) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+            VectorMap.Store<TSimd, TVector>(dx + i, TSimd.WherePositive(VectorMap.Load<TSimd, TVector>(y + i, lanes), VectorMap.Load<TSimd, TVector>(dy + i, lanes)), lanes);
+    }
 
     /// <summary>y = 1 / (1 + e^-x).</summary>
     public static void Sigmoid(float* y, float* x, long count) =>
@@ -49,52 +51,30 @@ public static unsafe class Elementwise
 
     /// <summary>dx = dy · y · (1 - y), with y the sigmoid's output (overwritten).</summary>
     public static void SigmoidBackward(float* dx, float* dy, float* y, long count) =>
-        ForChunks(count, (o, n) =>
-        {
-            for (long i = o; i < o + n; i++)
-                dx[i] = dy[i] * y[i] * (1 - y[i]);
-        });
+        VectorMap.Run(new SigmoidBackwardBody(dx, dy, y), count);
 
-    /// <summary>y = x · sigmoid(x).</summary>
-    public static void Swish(float* y, float* x, long count) =>
-        ForChunks(count, (o, n) =>
+    readonly struct SigmoidBackwardBody(float* dx, float* dy, float* y) : IVectorBody
+    {
+        public void Apply<TSimd, TVector>(long i, int lanes) where TSimd : struct, ISimd<TVector> where TVector : struct
         {
-            long i = o, end = o + n;
-            for (; i <= end - Vector<float>.Count; i += Vector<float>.Count)
-            {
-                var v = Vector.Load(x + i);
-                (v / (Vector<float>.One + Vector.Exp(-v))).Store(y + i);
-            }
-            for (; i < end; i++)
-                y[i] = x[i] / (1f + MathF.Exp(-x[i]));
-        });
+            TVector output = VectorMap.Load<TSimd, TVector>(y + i, lanes);
+            TVector slope = TSimd.Multiply(output, TSimd.Subtract(TSimd.Broadcast(1f), output));
+            VectorMap.Store<TSimd, TVector>(dx + i, TSimd.Multiply(VectorMap.Load<TSimd, TVector>(dy + i, lanes), slope), lanes);
+        }
+    }
 
-    /// <summary>dx = dy · (s + x·s·(1 - s)) with s = sigmoid(x) (overwritten; dx may alias dy).</summary>
-    public static void SwishBackward(float* dx, float* dy, float* x, long count) =>
-        ForChunks(count, (o, n) =>
-        {
-            long i = o, end = o + n;
-            for (; i <= end - Vector<float>.Count; i += Vector<float>.Count)
-            {
-                var v = Vector.Load(x + i);
-                var sigmoid = Vector<float>.One / (Vector<float>.One + Vector.Exp(-v));
-                (Vector.Load(dy + i) * sigmoid * (Vector<float>.One + v * (Vector<float>.One - sigmoid))).Store(dx + i);
-            }
-            for (; i < end; i++)
-            {
-                float sigmoid = 1f / (1f + MathF.Exp(-x[i]));
-                dx[i] = dy[i] * sigmoid * (1 + x[i] * (1 - sigmoid));
-            }
-        });
-
-    /// <summary>y = a + b, then ReLU when <paramref name="relu"/> (the residual join of a bottleneck block).</summary>
+    /// <summary>y = a + b, then ReLU when <paramref name="relu"/> (the residual join of a bottleneck block), in one pass.</summary>
     public static void Add(float* y, float* a, float* b, long count, bool relu) =>
-        ForChunks(count, (o, n) =>
+        VectorMap.Run(new AddBody(y, a, b, relu), count);
+
+    readonly struct AddBody(float* y, float* a, float* b, bool relu) : IVectorBody
+    {
+        public void Apply<TSimd, TVector>(long i, int lanes) where TSimd : struct, ISimd<TVector> where TVector : struct
         {
-            TensorPrimitives.Add(Span(a, o, n), Span(b, o, n), Span(y, o, n));
-            if (relu)
-                TensorPrimitives.Max(Span(y, o, n), 0f, Span(y, o, n));
-        });
+            TVector sum = TSimd.Add(VectorMap.Load<TSimd, TVector>(a + i, lanes), VectorMap.Load<TSimd, TVector>(b + i, lanes));
+            VectorMap.Store<TSimd, TVector>(y + i, relu ? TSimd.Max(sum, TSimd.Zero) : sum, lanes);
+        }
+    }
 
     /// <summary>y += x.</summary>
     public static void AddInPlace(float* y, float* x, long count) =>

@@ -4,10 +4,12 @@ namespace ActionKit.Kernels.Cpu;
 
 /// <summary>Single-precision matrix multiply on row-major, contiguous matrices.</summary>
 /// <remarks>
-/// op(b) is packed into panels 2 vectors wide (the last one 1 vector wide where that suffices, zero-padded); op(a) is
-/// read in place through strides. A register tile of 6 rows x 1 or 2 vectors accumulates over blocks of k. Work is
-/// split into chunks of rows and columns, or, when those are too few and k is deep, into chunks of k whose partial
-/// products are summed in chunk order. Every chunk boundary depends only on (m, n, k), so results are bit-reproducible.
+/// A few rows times a transposed b are dot products of contiguous rows. Otherwise op(b) is packed into panels 2
+/// vectors wide (the last one 1 vector wide where that suffices, zero-padded) and op(a) is read in place through
+/// strides: a register tile of 6 rows x 1 or 2 vectors accumulates over blocks of k and writes its last vector
+/// through a mask, so edge tiles cost no more than whole ones. Work is split into chunks of rows and columns, or,
+/// when those are too few and k is deep, into chunks of k whose partial products are summed in chunk order. Every
+/// chunk boundary depends only on (m, n, k), so results are bit-reproducible.
 /// </remarks>
 public static unsafe class Gemm
 {
@@ -18,7 +20,10 @@ public static unsafe class Gemm
     const int ColumnsPerChunk = 256;
     const int MinChunksBeforeDepthSplit = 8;
     const int MinDepthToSplit = 1024;
-    const int MaxDepthChunks = 32;
+    const int MaxDotRows = 8;
+    const int DotColumnsPerChunk = 64;
+    // Enough chunks to share among a few cores; each one writes an m·n partial product that is summed afterwards.
+    const int MaxDepthChunks = 8;
 
     /// <summary>
     /// c[m,n] = (accumulate ? c : 0) + op(a)[m,k] · op(b)[k,n], where op(a) = a stored [m,k], or aᵀ with a stored
@@ -49,11 +54,49 @@ public static unsafe class Gemm
         {
             int rowChunks = CpuParallel.ChunkCount(operands.M, RowsPerChunk);
             int columnChunks = CpuParallel.ChunkCount(operands.N, ColumnsPerChunk);
-            if (rowChunks * columnChunks < MinChunksBeforeDepthSplit && operands.K >= MinDepthToSplit)
+            if (operands.M <= MaxDotRows && operands.ADepthStride == 1 && operands.BDepthStride == 1)
+                MultiplyDots<TSimd, TVector>(operands, accumulate);
+            else if (rowChunks * columnChunks < MinChunksBeforeDepthSplit && operands.K >= MinDepthToSplit)
                 MultiplySplitDepth<TSimd, TVector>(operands, accumulate);
             else
                 MultiplySplitRows<TSimd, TVector>(operands, accumulate, rowChunks, columnChunks);
         }
+    }
+
+    // A few rows of a against b stored [n, k] (a fully connected layer on a small batch): every c[i, j] is a dot
+    // product of two contiguous rows, so b is read once and nothing is packed.
+    static void MultiplyDots<TSimd, TVector>(Operands x, bool accumulate)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        CpuParallel.For(CpuParallel.ChunkCount(x.N, DotColumnsPerChunk), chunk =>
+        {
+            int j1 = Math.Min(x.N, (chunk + 1) * DotColumnsPerChunk);
+            for (int j = chunk * DotColumnsPerChunk; j < j1; j++)
+                for (int i = 0; i < x.M; i++)
+                {
+                    float dot = Dot<TSimd, TVector>(x.A + (long)i * x.K, x.B + (long)j * x.K, x.K);
+                    float* target = x.C + (long)i * x.N + j;
+                    *target = accumulate ? *target + dot : dot;
+                }
+        });
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static float Dot<TSimd, TVector>(float* a, float* b, int length) where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        TVector sum0 = TSimd.Zero, sum1 = TSimd.Zero;
+        int p = 0;
+        for (; p + 2 * TSimd.Width <= length; p += 2 * TSimd.Width)
+        {
+            sum0 = TSimd.MultiplyAdd(TSimd.Load(a + p), TSimd.Load(b + p), sum0);
+            sum1 = TSimd.MultiplyAdd(TSimd.Load(a + p + TSimd.Width), TSimd.Load(b + p + TSimd.Width), sum1);
+        }
+        for (; p < length; p += TSimd.Width)
+        {
+            int lanes = Math.Min(TSimd.Width, length - p);
+            sum0 = TSimd.MultiplyAdd(TSimd.LoadFirst(a + p, lanes), TSimd.LoadFirst(b + p, lanes), sum0);
+        }
+        return TSimd.Sum(TSimd.Add(sum0, sum1));
     }
 
     // Packs all of op(b) once, then each chunk computes a block of c over the full depth.
@@ -129,10 +172,11 @@ public static unsafe class Gemm
             {
                 float* source = x.B + (p0 + p) * x.BDepthStride + j * x.BColumnStride;
                 float* row = panel + p * width;
-                if (columns == width && x.BColumnStride == 1)
+                if (x.BColumnStride == 1)
                 {
+                    // Whole vectors, then the zero-padded rest through a masked load.
                     for (int v = 0; v < width; v += TSimd.Width)
-                        TSimd.Store(row + v, TSimd.Load(source + v));
+                        TSimd.Store(row + v, v < columns ? TSimd.LoadFirst(source + v, Math.Min(TSimd.Width, columns - v)) : TSimd.Zero);
                     continue;
                 }
                 for (int c = 0; c < columns; c++)
@@ -208,39 +252,28 @@ public static unsafe class Gemm
             a += depthStride;
             panel += panelWidth;
         }
-        if (rows == TileRows && columns == panelWidth)
-        {
-            StoreTile<TSimd, TVector, TWide>(target, ldt, accumulate, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
-            return;
-        }
-        // An edge tile goes through the stack; no call may come while the sums are live, or the JIT spills them
-        // inside the loop.
-        float* tile = stackalloc float[TileRows * 2 * width];
-        StoreTile<TSimd, TVector, TWide>(tile, panelWidth, false, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
-        for (int i = 0; i < rows; i++)
-            for (int j = 0; j < columns; j++)
-                target[i * ldt + j] = accumulate ? target[i * ldt + j] + tile[i * panelWidth + j] : tile[i * panelWidth + j];
+        // Rows past the tile's end are dropped; the last vector of each row is written through a mask, so the tile
+        // never touches memory past its columns.
+        int lastCount = columns - (TWide.IsOn ? width : 0);
+        StoreRow<TSimd, TVector, TWide>(target, c00, c01, lastCount, accumulate);
+        if (rows > 1) StoreRow<TSimd, TVector, TWide>(target + ldt, c10, c11, lastCount, accumulate);
+        if (rows > 2) StoreRow<TSimd, TVector, TWide>(target + 2 * ldt, c20, c21, lastCount, accumulate);
+        if (rows > 3) StoreRow<TSimd, TVector, TWide>(target + 3 * ldt, c30, c31, lastCount, accumulate);
+        if (rows > 4) StoreRow<TSimd, TVector, TWide>(target + 4 * ldt, c40, c41, lastCount, accumulate);
+        if (rows > 5) StoreRow<TSimd, TVector, TWide>(target + 5 * ldt, c50, c51, lastCount, accumulate);
     }
 
+    // row[0 .. W + lastCount] (wide) or row[0 .. lastCount] = (accumulate ? row : 0) + the tile row.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void StoreTile<TSimd, TVector, TWide>(float* target, int ldt, bool accumulate, TVector c00, TVector c01,
-        TVector c10, TVector c11, TVector c20, TVector c21, TVector c30, TVector c31, TVector c40, TVector c41, TVector c50, TVector c51)
+    static void StoreRow<TSimd, TVector, TWide>(float* row, TVector left, TVector right, int lastCount, bool accumulate)
         where TSimd : struct, ISimd<TVector> where TVector : struct where TWide : struct, IFlag
     {
-        StoreRow<TSimd, TVector, TWide>(target, c00, c01, accumulate);
-        StoreRow<TSimd, TVector, TWide>(target + ldt, c10, c11, accumulate);
-        StoreRow<TSimd, TVector, TWide>(target + 2 * ldt, c20, c21, accumulate);
-        StoreRow<TSimd, TVector, TWide>(target + 3 * ldt, c30, c31, accumulate);
-        StoreRow<TSimd, TVector, TWide>(target + 4 * ldt, c40, c41, accumulate);
-        StoreRow<TSimd, TVector, TWide>(target + 5 * ldt, c50, c51, accumulate);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void StoreRow<TSimd, TVector, TWide>(float* row, TVector left, TVector right, bool accumulate)
-        where TSimd : struct, ISimd<TVector> where TVector : struct where TWide : struct, IFlag
-    {
-        TSimd.Store(row, accumulate ? TSimd.Add(TSimd.Load(row), left) : left);
         if (TWide.IsOn)
-            TSimd.Store(row + TSimd.Width, accumulate ? TSimd.Add(TSimd.Load(row + TSimd.Width), right) : right);
+        {
+            TSimd.Store(row, accumulate ? TSimd.Add(TSimd.Load(row), left) : left);
+            row += TSimd.Width;
+            left = right;
+        }
+        TSimd.StoreFirst(row, accumulate ? TSimd.Add(TSimd.LoadFirst(row, lastCount), left) : left, lastCount);
     }
 }

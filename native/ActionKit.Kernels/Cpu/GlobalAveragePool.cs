@@ -1,41 +1,59 @@
-using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace ActionKit.Kernels.Cpu;
 
-/// <summary>Mean over the positions of each clip: x [N, S, C] (S = D*H*W) to y [N, C].</summary>
+/// <summary>Mean over the positions of each clip: x [N, S, C] (S = D*H*W) to y [N, C]. One thread per clip.</summary>
 public static unsafe class GlobalAveragePool
 {
-    /// <summary>y[n, c] = mean over s of x[n, s, c]; one thread per clip, positions summed in order.</summary>
-    public static void Forward(float* y, float* x, int batch, long positions, int channels) =>
-        CpuParallel.For(batch, n =>
-        {
-            float* sum = y + (long)n * channels, xn = x + n * positions * channels;
-            new Span<float>(sum, channels).Clear();
-            for (long s = 0; s < positions; s++)
-                AddRow(sum, xn + s * channels, channels);
-            float inverse = 1f / positions;
-            for (int c = 0; c < channels; c++)
-                sum[c] *= inverse;
-        });
-
-    /// <summary>dx[n, s, c] = dy[n, c] / S (overwritten).</summary>
-    public static void Backward(float* dx, float* dy, int batch, long positions, int channels) =>
-        CpuParallel.For(batch, n =>
-        {
-            float* share = stackalloc float[channels];
-            for (int c = 0; c < channels; c++)
-                share[c] = dy[(long)n * channels + c] / positions;
-            float* dxn = dx + n * positions * channels;
-            for (long s = 0; s < positions; s++)
-                Buffer.MemoryCopy(share, dxn + s * channels, channels * sizeof(float), channels * sizeof(float));
-        });
-
-    static void AddRow(float* sum, float* row, int channels)
+    /// <summary>y[n, c] = mean over s of x[n, s, c], positions summed in order.</summary>
+    public static void Forward(float* y, float* x, int batch, long positions, int channels)
     {
-        int c = 0;
-        for (; c <= channels - Vector<float>.Count; c += Vector<float>.Count)
-            (Vector.Load(sum + c) + Vector.Load(row + c)).Store(sum + c);
-        for (; c < channels; c++)
-            sum[c] += row[c];
+        var job = new Job(y, x, batch, positions, channels, backward: false, accumulate: false);
+        Simd.Run(ref job, int.MaxValue);
+    }
+
+    /// <summary>dx[n, s, c] = (accumulate ? dx : 0) + dy[n, c] / S.</summary>
+    public static void Backward(float* dx, float* dy, int batch, long positions, int channels, bool accumulate)
+    {
+        var job = new Job(dy, dx, batch, positions, channels, backward: true, accumulate);
+        Simd.Run(ref job, int.MaxValue);
+    }
+
+    /// <summary>Between one clip's channel vector (pooled [N, C]) and its positions (spread [N, S, C]).</summary>
+    readonly struct Job(float* pooled, float* spread, int batch, long positions, int channels, bool backward, bool accumulate) : ISimdKernel
+    {
+        public void Run<TSimd, TVector>() where TSimd : struct, ISimd<TVector> where TVector : struct
+        {
+            var job = this;
+            CpuParallel.For(batch, job.Clip<TSimd, TVector>);
+        }
+
+        // Row by row, so that each row is read or written once while the clip's channel vector stays in L1.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void Clip<TSimd, TVector>(int n) where TSimd : struct, ISimd<TVector> where TVector : struct
+        {
+            float* clipPooled = pooled + (long)n * channels, clip = spread + n * positions * channels;
+            float* share = stackalloc float[channels];
+            float inverse = 1f / positions;
+            if (backward)
+                for (int c = 0; c < channels; c++)
+                    share[c] = clipPooled[c] * inverse;
+            else
+                new Span<float>(share, channels).Clear();
+            for (long s = 0; s < positions; s++)
+                for (int c = 0; c < channels; c += TSimd.Width)
+                {
+                    int lanes = Math.Min(TSimd.Width, channels - c);
+                    float* row = clip + s * channels + c;
+                    TVector value = TSimd.LoadFirst(share + c, lanes);
+                    if (!backward)
+                        TSimd.StoreFirst(share + c, TSimd.Add(value, TSimd.LoadFirst(row, lanes)), lanes);
+                    else
+                        TSimd.StoreFirst(row, accumulate ? TSimd.Add(TSimd.LoadFirst(row, lanes), value) : value, lanes);
+                }
+            if (!backward)
+                for (int c = 0; c < channels; c++)
+                    clipPooled[c] = share[c] * inverse;
+        }
     }
 }

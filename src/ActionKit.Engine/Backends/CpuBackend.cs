@@ -68,37 +68,34 @@ public sealed unsafe class CpuBackend : IBackend
         Kernels.Cpu.DepthwiseConv3d.BackwardWeight(P(dWeight), P(dOutput), P(input), geometry);
 
     public void BatchNormForwardTraining(Tensor y, Tensor mean, Tensor invStd, Tensor runningMean, Tensor runningVar,
-        Tensor x, Tensor gamma, Tensor beta, float momentum, float epsilon, bool relu)
+        Tensor x, Tensor gamma, Tensor beta, float momentum, float epsilon, Activation activation)
     {
         SameLength(y, x);
         Kernels.Cpu.BatchNorm.ForwardTraining(P(y), P(mean), P(invStd), P(runningMean), P(runningVar), P(x), P(gamma), P(beta),
-            x.Length / gamma.Length, (int)gamma.Length, momentum, epsilon, relu);
+            x.Length / gamma.Length, (int)gamma.Length, momentum, epsilon, activation);
     }
 
     public void BatchNormForwardInference(Tensor y, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
-        float epsilon, bool relu)
+        float epsilon, Activation activation)
     {
         SameLength(y, x);
         Kernels.Cpu.BatchNorm.ForwardInference(P(y), P(x), P(gamma), P(beta), P(runningMean), P(runningVar),
-            x.Length / gamma.Length, (int)gamma.Length, epsilon, relu);
+            x.Length / gamma.Length, (int)gamma.Length, epsilon, activation);
     }
 
-    public void BatchNormBackward(Tensor dx, Tensor dGamma, Tensor dBeta, Tensor dy, Tensor x, Tensor? y, Tensor gamma,
-        Tensor mean, Tensor invStd, bool relu)
+    public void BatchNormBackward(Tensor dx, Tensor dGamma, Tensor dBeta, Tensor dy, Tensor x, Tensor gamma, Tensor beta,
+        Tensor mean, Tensor invStd, Activation activation)
     {
         SameLength(dx, x);
-        if (relu && y is null)
-            throw new ArgumentNullException(nameof(y), "A fused ReLU needs the forward output as its mask.");
-        Kernels.Cpu.BatchNorm.Backward(P(dx), P(dGamma), P(dBeta), P(dy), P(x), y is null ? null : P(y), P(gamma), P(mean), P(invStd),
-            x.Length / gamma.Length, (int)gamma.Length, relu);
+        SameLength(dy, x);
+        Kernels.Cpu.BatchNorm.Backward(P(dx), P(dGamma), P(dBeta), P(dy), P(x), P(gamma), P(beta), P(mean), P(invStd),
+            x.Length / gamma.Length, (int)gamma.Length, activation);
     }
 
     public void Relu(Tensor y, Tensor x) { SameLength(y, x); Elementwise.Relu(P(y), P(x), x.Length); }
     public void ReluBackward(Tensor dx, Tensor dy, Tensor y) { SameLength(dx, y); Elementwise.ReluBackward(P(dx), P(dy), P(y), y.Length); }
     public void Sigmoid(Tensor y, Tensor x) { SameLength(y, x); Elementwise.Sigmoid(P(y), P(x), x.Length); }
     public void SigmoidBackward(Tensor dx, Tensor dy, Tensor y) { SameLength(dx, y); Elementwise.SigmoidBackward(P(dx), P(dy), P(y), y.Length); }
-    public void Swish(Tensor y, Tensor x) { SameLength(y, x); Elementwise.Swish(P(y), P(x), x.Length); }
-    public void SwishBackward(Tensor dx, Tensor dy, Tensor x) { SameLength(dx, x); Elementwise.SwishBackward(P(dx), P(dy), P(x), x.Length); }
 
     public void Add(Tensor y, Tensor a, Tensor b, bool relu)
     {
@@ -113,16 +110,16 @@ public sealed unsafe class CpuBackend : IBackend
     public void BiasForward(Tensor y, Tensor bias) => Bias.Forward(P(y), P(bias), y.Length / bias.Length, (int)bias.Length);
     public void BiasBackward(Tensor dBias, Tensor dy) => Bias.Backward(P(dBias), P(dy), dy.Length / dBias.Length, (int)dBias.Length);
 
-    public void ChannelScaleForward(Tensor y, Tensor x, Tensor scale)
+    public void ChannelScaleForward(Tensor y, Tensor x, Tensor scale, Activation activation)
     {
         var (batch, positions, channels) = ClipPositions(x);
-        ChannelScale.Forward(P(y), P(x), P(scale), batch, positions, channels);
+        ChannelScale.Forward(P(y), P(x), P(scale), batch, positions, channels, activation);
     }
 
-    public void ChannelScaleBackward(Tensor dx, Tensor dScale, Tensor dy, Tensor x, Tensor scale)
+    public void ChannelScaleBackward(Tensor dx, Tensor dScale, Tensor dy, Tensor x, Tensor scale, Activation activation)
     {
         var (batch, positions, channels) = ClipPositions(x);
-        ChannelScale.Backward(P(dx), P(dScale), P(dy), P(x), P(scale), batch, positions, channels);
+        ChannelScale.Backward(P(dx), P(dScale), P(dy), P(x), P(scale), batch, positions, channels, activation);
     }
 
     public void GlobalAveragePoolForward(Tensor y, Tensor x)
@@ -131,10 +128,10 @@ public sealed unsafe class CpuBackend : IBackend
         GlobalAveragePool.Forward(P(y), P(x), batch, positions, channels);
     }
 
-    public void GlobalAveragePoolBackward(Tensor dx, Tensor dy)
+    public void GlobalAveragePoolBackward(Tensor dx, Tensor dy, bool accumulate)
     {
         var (batch, positions, channels) = ClipPositions(dx);
-        GlobalAveragePool.Backward(P(dx), P(dy), batch, positions, channels);
+        GlobalAveragePool.Backward(P(dx), P(dy), batch, positions, channels, accumulate);
     }
 
     // [N, ..., C] seen as N clips of S positions of C channels.

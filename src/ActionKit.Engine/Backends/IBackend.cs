@@ -30,21 +30,22 @@ public interface IBackend : IDisposable
     void DepthwiseConv3dBackwardInput(Tensor dInput, Tensor dOutput, Tensor weight, ConvGeometry geometry);
     void DepthwiseConv3dBackwardWeight(Tensor dWeight, Tensor dOutput, Tensor input, ConvGeometry geometry);
 
-    /// <summary>Batch statistics per channel over rows of x [rows, C]; saves mean and invStd, updates running stats.</summary>
+    /// <summary>
+    /// y = activation(BN(x)) with batch statistics per channel over rows of x [rows, C]; saves mean and invStd,
+    /// updates running stats.
+    /// </summary>
     void BatchNormForwardTraining(Tensor y, Tensor mean, Tensor invStd, Tensor runningMean, Tensor runningVar,
-        Tensor x, Tensor gamma, Tensor beta, float momentum, float epsilon, bool relu);
+        Tensor x, Tensor gamma, Tensor beta, float momentum, float epsilon, Activation activation);
     void BatchNormForwardInference(Tensor y, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
-        float epsilon, bool relu);
-    /// <summary>With <paramref name="relu"/>, y is the fused output used as the mask; otherwise y is ignored.</summary>
-    void BatchNormBackward(Tensor dx, Tensor dGamma, Tensor dBeta, Tensor dy, Tensor x, Tensor? y, Tensor gamma,
-        Tensor mean, Tensor invStd, bool relu);
+        float epsilon, Activation activation);
+    /// <summary>dy is the gradient at the fused activation's output; the activation is re-derived from x, γ, β, mean, invStd.</summary>
+    void BatchNormBackward(Tensor dx, Tensor dGamma, Tensor dBeta, Tensor dy, Tensor x, Tensor gamma, Tensor beta,
+        Tensor mean, Tensor invStd, Activation activation);
 
     void Relu(Tensor y, Tensor x);
     void ReluBackward(Tensor dx, Tensor dy, Tensor y);
     void Sigmoid(Tensor y, Tensor x);
     void SigmoidBackward(Tensor dx, Tensor dy, Tensor y);
-    void Swish(Tensor y, Tensor x);
-    void SwishBackward(Tensor dx, Tensor dy, Tensor x);
 
     /// <summary>y = a + b, then ReLU when asked.</summary>
     void Add(Tensor y, Tensor a, Tensor b, bool relu);
@@ -55,13 +56,14 @@ public interface IBackend : IDisposable
     void BiasForward(Tensor y, Tensor bias);
     void BiasBackward(Tensor dBias, Tensor dy);
 
-    /// <summary>y [N, S, C] = x · scale [N, C]; backward overwrites dx and dScale.</summary>
-    void ChannelScaleForward(Tensor y, Tensor x, Tensor scale);
-    void ChannelScaleBackward(Tensor dx, Tensor dScale, Tensor dy, Tensor x, Tensor scale);
+    /// <summary>y [N, S, C] = activation(x · scale [N, C]); backward overwrites dx and dScale.</summary>
+    void ChannelScaleForward(Tensor y, Tensor x, Tensor scale, Activation activation);
+    void ChannelScaleBackward(Tensor dx, Tensor dScale, Tensor dy, Tensor x, Tensor scale, Activation activation);
 
     /// <summary>x [N, D, H, W, C] to y [N, C].</summary>
     void GlobalAveragePoolForward(Tensor y, Tensor x);
-    void GlobalAveragePoolBackward(Tensor dx, Tensor dy);
+    /// <summary>dx = (accumulate ? dx : 0) + dy spread evenly over the positions.</summary>
+    void GlobalAveragePoolBackward(Tensor dx, Tensor dy, bool accumulate);
 
     /// <summary>Spatial stride (1, s, s) sampling of x [N, D, H, W, C], as a strided 1x1x1 convolution reads it.</summary>
     void SubsampleForward(Tensor y, Tensor x, int stride);

@@ -94,24 +94,24 @@ public sealed class ProfilingBackend(IBackend inner) : IBackend
         Record("DepthwiseConv3dBackwardWeight", start);
     }
 
-    public void BatchNormForwardTraining(Tensor y, Tensor mean, Tensor invStd, Tensor runningMean, Tensor runningVar, Tensor x, Tensor gamma, Tensor beta, float momentum, float epsilon, bool relu)
+    public void BatchNormForwardTraining(Tensor y, Tensor mean, Tensor invStd, Tensor runningMean, Tensor runningVar, Tensor x, Tensor gamma, Tensor beta, float momentum, float epsilon, Activation activation)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.BatchNormForwardTraining(y, mean, invStd, runningMean, runningVar, x, gamma, beta, momentum, epsilon, relu);
+        inner.BatchNormForwardTraining(y, mean, invStd, runningMean, runningVar, x, gamma, beta, momentum, epsilon, activation);
         Record("BatchNormForwardTraining", start);
     }
 
-    public void BatchNormForwardInference(Tensor y, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, float epsilon, bool relu)
+    public void BatchNormForwardInference(Tensor y, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, float epsilon, Activation activation)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.BatchNormForwardInference(y, x, gamma, beta, runningMean, runningVar, epsilon, relu);
+        inner.BatchNormForwardInference(y, x, gamma, beta, runningMean, runningVar, epsilon, activation);
         Record("BatchNormForwardInference", start);
     }
 
-    public void BatchNormBackward(Tensor dx, Tensor dGamma, Tensor dBeta, Tensor dy, Tensor x, Tensor? y, Tensor gamma, Tensor mean, Tensor invStd, bool relu)
+    public void BatchNormBackward(Tensor dx, Tensor dGamma, Tensor dBeta, Tensor dy, Tensor x, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, Activation activation)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.BatchNormBackward(dx, dGamma, dBeta, dy, x, y, gamma, mean, invStd, relu);
+        inner.BatchNormBackward(dx, dGamma, dBeta, dy, x, gamma, beta, mean, invStd, activation);
         Record("BatchNormBackward", start);
     }
 
@@ -141,20 +141,6 @@ public sealed class ProfilingBackend(IBackend inner) : IBackend
         long start = Stopwatch.GetTimestamp();
         inner.SigmoidBackward(dx, dy, y);
         Record("SigmoidBackward", start);
-    }
-
-    public void Swish(Tensor y, Tensor x)
-    {
-        long start = Stopwatch.GetTimestamp();
-        inner.Swish(y, x);
-        Record("Swish", start);
-    }
-
-    public void SwishBackward(Tensor dx, Tensor dy, Tensor x)
-    {
-        long start = Stopwatch.GetTimestamp();
-        inner.SwishBackward(dx, dy, x);
-        Record("SwishBackward", start);
     }
 
     public void Add(Tensor y, Tensor a, Tensor b, bool relu)
@@ -192,17 +178,17 @@ public sealed class ProfilingBackend(IBackend inner) : IBackend
         Record("BiasBackward", start);
     }
 
-    public void ChannelScaleForward(Tensor y, Tensor x, Tensor scale)
+    public void ChannelScaleForward(Tensor y, Tensor x, Tensor scale, Activation activation)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.ChannelScaleForward(y, x, scale);
+        inner.ChannelScaleForward(y, x, scale, activation);
         Record("ChannelScaleForward", start);
     }
 
-    public void ChannelScaleBackward(Tensor dx, Tensor dScale, Tensor dy, Tensor x, Tensor scale)
+    public void ChannelScaleBackward(Tensor dx, Tensor dScale, Tensor dy, Tensor x, Tensor scale, Activation activation)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.ChannelScaleBackward(dx, dScale, dy, x, scale);
+        inner.ChannelScaleBackward(dx, dScale, dy, x, scale, activation);
         Record("ChannelScaleBackward", start);
     }
 
@@ -213,10 +199,10 @@ public sealed class ProfilingBackend(IBackend inner) : IBackend
         Record("GlobalAveragePoolForward", start);
     }
 
-    public void GlobalAveragePoolBackward(Tensor dx, Tensor dy)
+    public void GlobalAveragePoolBackward(Tensor dx, Tensor dy, bool accumulate)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.GlobalAveragePoolBackward(dx, dy);
+        inner.GlobalAveragePoolBackward(dx, dy, accumulate);
         Record("GlobalAveragePoolBackward", start);
     }
 

@@ -41,25 +41,3 @@ public sealed class Sigmoid(IBackend backend) : Layer(backend)
         return inputGradient!;
     }
 }
-
-/// <summary>Swish (SiLU): y = x · sigmoid(x); backward recomputes the sigmoid from the saved input.</summary>
-public sealed class Swish(IBackend backend) : Layer(backend)
-{
-    Tensor? input, output, inputGradient;
-
-    public Tensor Forward(Tensor x)
-    {
-        Ensure(ref output, x.Shape);
-        Backend.Swish(output!, x);
-        input = x;
-        return output!;
-    }
-
-    public Tensor Backward(Tensor dy)
-    {
-        var x = Saved(input, nameof(Swish));
-        Ensure(ref inputGradient, x.Shape);
-        Backend.SwishBackward(inputGradient!, dy, x);
-        return inputGradient!;
-    }
-}

@@ -1,24 +1,26 @@
+using ActionKit.Kernels;
+
 namespace ActionKit.Engine.Layers;
 
 /// <summary>
-/// BatchNorm3d over the channels of a channels-last tensor, optionally fused with the ReLU after it. Training uses
-/// batch statistics and updates the running ones (PyTorch's momentum and unbiased variance); evaluation uses the
-/// running statistics.
+/// BatchNorm3d over the channels of a channels-last tensor, fused with the activation after it (ReLU or Swish), so
+/// the normalized tensor is never stored. Training uses batch statistics and updates the running ones (PyTorch's
+/// momentum and unbiased variance); evaluation uses the running statistics.
 /// </summary>
 public sealed class BatchNorm3d : Layer
 {
     readonly int channels;
     readonly float epsilon, momentum;
-    readonly bool relu;
+    readonly Activation activation;
     Tensor? input, output, inputGradient, mean, invStd;
 
     public BatchNorm3d(ParameterStore store, IBackend backend, string name, int channels, float epsilon, float momentum,
-        bool relu, float initialScale = 1f) : base(backend)
+        Activation activation, float initialScale = 1f) : base(backend)
     {
         this.channels = channels;
         this.epsilon = epsilon;
         this.momentum = momentum;
-        this.relu = relu;
+        this.activation = activation;
         Weight = store.Add($"{name}.weight", [channels], new Initializer.Constant(initialScale));
         Bias = store.Add($"{name}.bias", [channels], new Initializer.Constant(0));
         RunningMean = store.AddBuffer($"{name}.running_mean", [channels], 0);
@@ -42,22 +44,25 @@ public sealed class BatchNorm3d : Layer
             Ensure(ref mean, channels);
             Ensure(ref invStd, channels);
             Backend.BatchNormForwardTraining(output!, mean!, invStd!, RunningMean.Value, RunningVar.Value, x,
-                Weight.Value, Bias.Value, momentum, epsilon, relu);
+                Weight.Value, Bias.Value, momentum, epsilon, activation);
             BatchesTracked.Value++;
         }
         else
-            Backend.BatchNormForwardInference(output!, x, Weight.Value, Bias.Value, RunningMean.Value, RunningVar.Value, epsilon, relu);
+            Backend.BatchNormForwardInference(output!, x, Weight.Value, Bias.Value, RunningMean.Value, RunningVar.Value, epsilon, activation);
         input = x;
         return output!;
     }
 
-    /// <summary>Backward of the training-mode forward (batch statistics).</summary>
-    public Tensor Backward(Tensor dy)
+    /// <summary>
+    /// Backward of the training-mode forward (batch statistics). With <paramref name="overwriteGradient"/>, dx is
+    /// written over dy (which the caller no longer needs): the gradient stays in the cache lines just read.
+    /// </summary>
+    public Tensor Backward(Tensor dy, bool overwriteGradient = false)
     {
         var x = Saved(input, Weight.Name);
-        Ensure(ref inputGradient, x.Shape);
-        Backend.BatchNormBackward(inputGradient!, Weight.Gradient, Bias.Gradient, dy, x, output, Weight.Value,
-            Saved(mean, Weight.Name), Saved(invStd, Weight.Name), relu);
-        return inputGradient!;
+        var dx = overwriteGradient ? dy : Ensure(ref inputGradient, x.Shape);
+        Backend.BatchNormBackward(dx, Weight.Gradient, Bias.Gradient, dy, x, Weight.Value, Bias.Value,
+            Saved(mean, Weight.Name), Saved(invStd, Weight.Name), activation);
+        return dx;
     }
 }

@@ -17,7 +17,7 @@ public sealed class GlobalAveragePool(IBackend backend) : Layer(backend)
     {
         var x = Saved(input, nameof(GlobalAveragePool));
         Ensure(ref inputGradient, x.Shape);
-        Backend.GlobalAveragePoolBackward(inputGradient!, dy);
+        Backend.GlobalAveragePoolBackward(inputGradient!, dy, accumulate: false);
         return inputGradient!;
     }
 }

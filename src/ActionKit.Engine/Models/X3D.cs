@@ -1,4 +1,5 @@
 using ActionKit.Engine.Layers;
+using ActionKit.Kernels;
 
 namespace ActionKit.Engine.Models;
 
@@ -29,7 +30,7 @@ public sealed class X3D : IDisposable
         float eps = config.BatchNormEpsilon, momentum = config.BatchNormMomentum;
         stemSpatial = new Conv3d(store, backend, "stem.0", 3, config.StemWidth, (1, 3, 3), (1, 2, 2), (0, 1, 1));
         stemTemporal = new DepthwiseConv3d(store, backend, "stem.1", config.StemWidth, (5, 1, 1), (1, 1, 1), (2, 0, 0));
-        stemNorm = new BatchNorm3d(store, backend, "stem.2", config.StemWidth, eps, momentum, relu: true);
+        stemNorm = new BatchNorm3d(store, backend, "stem.2", config.StemWidth, eps, momentum, Activation.Relu);
 
         var list = new List<X3DBlock>();
         int channels = config.StemWidth;
@@ -47,7 +48,7 @@ public sealed class X3D : IDisposable
         blocks = [.. list];
 
         headConv = new PointwiseConv3d(store, backend, "conv5.0", channels, config.HeadWidth);
-        headNorm = new BatchNorm3d(store, backend, "conv5.1", config.HeadWidth, eps, momentum, relu: true);
+        headNorm = new BatchNorm3d(store, backend, "conv5.1", config.HeadWidth, eps, momentum, Activation.Relu);
         pool = new GlobalAveragePool(backend);
         hidden = new Linear(store, backend, "fc1", config.HeadWidth, config.HeadHidden, bias: false, initializer: new Initializer.Normal(0.01));
         hiddenRelu = new Relu(backend);
@@ -81,10 +82,10 @@ public sealed class X3D : IDisposable
     public void Backward(Tensor dLogits)
     {
         var dh = hidden.Backward(hiddenRelu.Backward(dropout.Backward(classifier.Backward(dLogits))));
-        dh = headConv.Backward(headNorm.Backward(pool.Backward(dh)));
+        dh = headConv.Backward(headNorm.Backward(pool.Backward(dh), overwriteGradient: true));
         for (int i = blocks.Length - 1; i >= 0; i--)
-            dh = blocks[i].Backward(dh);
-        stemSpatial.Backward(stemTemporal.Backward(stemNorm.Backward(dh)), needInputGradient: false);
+            dh = blocks[i].Backward(dh, overwriteGradient: true);
+        stemSpatial.Backward(stemTemporal.Backward(stemNorm.Backward(dh, overwriteGradient: true)), needInputGradient: false);
     }
 
     public void Dispose() => Parameters.Dispose();

@@ -1,11 +1,12 @@
 using ActionKit.Engine.Layers;
+using ActionKit.Kernels;
 
 namespace ActionKit.Engine.Models;
 
 /// <summary>
 /// X3D bottleneck: 1x1x1 (BN, ReLU) → depthwise 3x3x3 with spatial stride (BN) → optional SE → Swish →
 /// 1x1x1 (BN) → + shortcut (identity, or strided 1x1x1 + BN) → ReLU. PyTorch names a.0, a.1, b, b_bn, se, c.0, c.1,
-/// short.0, short.1.
+/// short.0, short.1. The Swish is fused into the SE's channel scale, or into b_bn where there is no SE.
 /// </summary>
 public sealed class X3DBlock : Layer
 {
@@ -13,7 +14,6 @@ public sealed class X3DBlock : Layer
     readonly BatchNorm3d expandNorm, depthwiseNorm, projectNorm;
     readonly DepthwiseConv3d depthwise;
     readonly SqueezeExcitation? squeeze;
-    readonly Swish swish;
     readonly PointwiseConv3d? shortcut;
     readonly BatchNorm3d? shortcutNorm;
     Tensor? output, outputGradient;
@@ -23,19 +23,19 @@ public sealed class X3DBlock : Layer
     {
         float eps = config.BatchNormEpsilon, momentum = config.BatchNormMomentum;
         expand = new PointwiseConv3d(store, backend, $"{name}.a.0", inChannels, innerChannels);
-        expandNorm = new BatchNorm3d(store, backend, $"{name}.a.1", innerChannels, eps, momentum, relu: true);
+        expandNorm = new BatchNorm3d(store, backend, $"{name}.a.1", innerChannels, eps, momentum, Activation.Relu);
         depthwise = new DepthwiseConv3d(store, backend, $"{name}.b", innerChannels, (3, 3, 3), (1, stride, stride), (1, 1, 1));
-        depthwiseNorm = new BatchNorm3d(store, backend, $"{name}.b_bn", innerChannels, eps, momentum, relu: false);
+        depthwiseNorm = new BatchNorm3d(store, backend, $"{name}.b_bn", innerChannels, eps, momentum,
+            squeezeChannels > 0 ? Activation.None : Activation.Swish);
         if (squeezeChannels > 0)
-            squeeze = new SqueezeExcitation(store, backend, $"{name}.se", innerChannels, squeezeChannels);
-        swish = new Swish(backend);
+            squeeze = new SqueezeExcitation(store, backend, $"{name}.se", innerChannels, squeezeChannels, Activation.Swish);
         project = new PointwiseConv3d(store, backend, $"{name}.c.0", innerChannels, outChannels);
         // Zero-initialised last BN: each residual branch starts as the identity (Goyal et al.), which steadies training from scratch.
-        projectNorm = new BatchNorm3d(store, backend, $"{name}.c.1", outChannels, eps, momentum, relu: false, initialScale: 0f);
+        projectNorm = new BatchNorm3d(store, backend, $"{name}.c.1", outChannels, eps, momentum, Activation.None, initialScale: 0f);
         if (inChannels != outChannels || stride > 1)
         {
             shortcut = new PointwiseConv3d(store, backend, $"{name}.short.0", inChannels, outChannels, stride);
-            shortcutNorm = new BatchNorm3d(store, backend, $"{name}.short.1", outChannels, eps, momentum, relu: false);
+            shortcutNorm = new BatchNorm3d(store, backend, $"{name}.short.1", outChannels, eps, momentum, Activation.None);
         }
     }
 
@@ -45,23 +45,27 @@ public sealed class X3DBlock : Layer
         h = depthwiseNorm.Forward(depthwise.Forward(h), training);
         if (squeeze is not null)
             h = squeeze.Forward(h);
-        h = projectNorm.Forward(project.Forward(swish.Forward(h)), training);
+        h = projectNorm.Forward(project.Forward(h), training);
         var skip = shortcut is null ? x : shortcutNorm!.Forward(shortcut.Forward(x), training);
         Ensure(ref output, h.Shape);
         Backend.Add(output!, h, skip, relu: true);
         return output!;
     }
 
-    public Tensor Backward(Tensor dy)
+    /// <summary>With <paramref name="overwriteGradient"/>, dy (no longer needed by the caller) holds the ReLU's gradient.</summary>
+    public Tensor Backward(Tensor dy, bool overwriteGradient = false)
     {
         var y = Saved(output, nameof(X3DBlock));
-        Ensure(ref outputGradient, y.Shape);
-        Backend.ReluBackward(outputGradient!, dy, y);
-        var dh = swish.Backward(project.Backward(projectNorm.Backward(outputGradient!)));
+        var joined = overwriteGradient ? dy : Ensure(ref outputGradient, y.Shape);
+        Backend.ReluBackward(joined, dy, y);
+        var dh = project.Backward(projectNorm.Backward(joined));
+        // Each gradient below is read only by the next layer down, which may overwrite it in place; so is the
+        // joined gradient by the shortcut, its last reader.
         if (squeeze is not null)
-            dh = squeeze.Backward(dh);
-        var dx = expand.Backward(expandNorm.Backward(depthwise.Backward(depthwiseNorm.Backward(dh))));
-        var dSkip = shortcut is null ? outputGradient! : shortcut.Backward(shortcutNorm!.Backward(outputGradient!));
+            dh = squeeze.Backward(dh, overwriteGradient: true);
+        dh = depthwise.Backward(depthwiseNorm.Backward(dh, overwriteGradient: true));
+        var dx = expand.Backward(expandNorm.Backward(dh, overwriteGradient: true));
+        var dSkip = shortcut is null ? joined : shortcut.Backward(shortcutNorm!.Backward(joined, overwriteGradient: true));
         Backend.AddInPlace(dx, dSkip);
         return dx;
     }
