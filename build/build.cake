@@ -2,7 +2,7 @@
 // Tasks are thin: each stage task is one `actionkit <verb>` call; the logic and the stage cache live in
 // ActionKit.Pipeline (see README.md, "Caching"). Options the script does not know fail with the list of valid ones.
 
-var target = Argument("target", "Build");
+var target = Argument("target", "Eval");
 var configuration = Argument("configuration", "Release");
 
 // Pipeline options, forwarded as given to every stage verb (they are `actionkit build`'s options). An option that
@@ -20,11 +20,15 @@ var pipelineOptions = new (string Name, string Value, string Help)[]
     ("epochs", "N", "training epochs [the template's]"),
     ("batch-size", "N", "training batch size [the template's]"),
     ("learning-rate", "RATE", "learning rate [the template's]"),
+    ("resume", "", "Train continues an interrupted run of the same key from its last epoch"),
+    ("workers", "N", "loader threads [the cores, at most 4]"),
+    ("clips", "N", "Eval: clips per video, scores averaged [the template's]"),
+    ("crops", "1|3", "Eval: centre crop or three crops per clip [1]"),
     ("force", "", "run the stages even when they are up to date"),
 };
 var scriptOptions = new (string Name, string Value, string Help)[]
 {
-    ("target", "TASK", "the task to run [Build]"),
+    ("target", "TASK", "the task to run [Eval]"),
     ("configuration", "NAME", "build configuration [Release]"),
 };
 
@@ -52,6 +56,16 @@ Task("Build")
     .Description("Write the workspace (template.yaml, data.yaml).")
     .IsDependentOn("Convert")
     .Does(() => Actionkit("build"));
+
+Task("Train")
+    .Description("Train the workspace's model (models/, metrics.jsonl, curves.png).")
+    .IsDependentOn("Build")
+    .Does(() => Actionkit("train"));
+
+Task("Eval")
+    .Description("Evaluate the trained model on the test root (performance.json, confusion.png).")
+    .IsDependentOn("Train")
+    .Does(() => Actionkit("eval"));
 
 Task("Test")
     .Description("Run every test project in Release; TRX results in artifacts/test-results.")

@@ -2,6 +2,8 @@ using ActionKit.Data;
 using ActionKit.Pipeline;
 using ActionKit.Pipeline.Parameters;
 using ActionKit.Pipeline.Templates;
+using ActionKit.Pipeline.Training;
+using ActionKit.Engine.Checkpoints;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -48,13 +50,15 @@ public static class ExitCodes
     public const int Dataset = 4;
     public const int Stage = 5;
     public const int MissingTool = 6;
+    public const int Model = 7;
     public const int Cancelled = 130;
 
     /// <summary>The exit code for an expected error, or null for a bug.</summary>
     public static int? For(Exception error) => error switch
     {
         CommandParseException or CommandRuntimeException => Usage,
-        ParamsException or TemplateException => Configuration,
+        ParamsException or TemplateException or NotSupportedException => Configuration,
+        TrainingException or CheckpointFormatException => Model,
         DatasetFormatException => Dataset,
         StageException => Stage,
         MissingToolException => MissingTool,

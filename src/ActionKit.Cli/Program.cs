@@ -29,5 +29,8 @@ public partial class Program
         config.AddCommand<SynthCommand>("synth").WithDescription("Write the synthetic HMDB51-layout dataset (only for the default data root).");
         config.AddCommand<ConvertCommand>("convert").WithDescription("Convert the HMDB51 split to CVAT folders (data/cvat/train, data/cvat/valid).");
         config.AddCommand<BuildCommand>("build").WithDescription("Write the workspace: template.yaml (the template in force) and data.yaml.");
+        config.AddCommand<TrainCommand>("train").WithDescription("Train the workspace's model: models/weights.safetensors, label_schema.json, last.ckpt, metrics.jsonl, curves.png.");
+        config.AddCommand<EvalCommand>("eval").WithDescription("Evaluate weights on a CVAT test root: performance.json (frame-wise Accuracy, video-wise metrics), confusion.png.");
+        config.AddCommand<PredictCommand>("predict").WithDescription("Print the top-5 classes of one video file or frames folder.");
     }
 }

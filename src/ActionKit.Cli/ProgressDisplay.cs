@@ -31,6 +31,8 @@ internal static class ProgressDisplay
             {
                 if (!tasks.TryGetValue(value.Description, out var task))
                     tasks[value.Description] = task = bars.AddTask(Markup.Escape(value.Description));
+                if (value.Detail is not null)
+                    task.Description = Markup.Escape($"{value.Description}  {value.Detail}");
                 task.MaxValue = Math.Max(value.Total, 1);
                 task.Value = value.Completed;
             }
@@ -50,7 +52,7 @@ internal static class ProgressDisplay
                     return;
                 printedTenths[value.Description] = tenths;
             }
-            console.MarkupLineInterpolated($"  {value.Description}: {value.Completed}/{value.Total}");
+            console.MarkupLineInterpolated($"  {value.Description}: {value.Completed}/{value.Total}{(value.Detail is null ? "" : "  " + value.Detail)}");
         }
     }
 }

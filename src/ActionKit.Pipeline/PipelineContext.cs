@@ -23,6 +23,12 @@ public sealed record PipelineContext
     public PipelineParams Params { get; }
     public string Workspace { get; }
 
+    /// <summary>Continue an interrupted training run of the same key from its last checkpoint (not part of any key).</summary>
+    public bool Resume { get; init; }
+
+    /// <summary>Loader threads that decode and augment ahead of training and evaluation (not part of any key).</summary>
+    public int Workers { get; init; } = Math.Clamp(Environment.ProcessorCount, 1, 4);
+
     /// <summary>The HMDB51-layout dataset that Convert reads.</summary>
     public string DataRoot => FullPath(Params.Data.Root);
 

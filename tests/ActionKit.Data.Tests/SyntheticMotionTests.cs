@@ -39,12 +39,12 @@ public sealed class SyntheticMotionTests
                     double shakeRange = window.Max(CentreX) - window.Min(CentreX);
                     (bool ok, string what) = name switch
                     {
-                        "move_up" => (CentreY(first) - CentreY(last) >= 8, "rises >= 8 px"),
-                        "move_down" => (CentreY(last) - CentreY(first) >= 8, "falls >= 8 px"),
-                        "grow" => (sizeRatio >= 1.3, "grows >= 30 %"),
-                        "shrink" => (sizeRatio <= 1 / 1.3, "shrinks >= 30 %"),
-                        "apart" => (Separation(last) - Separation(first) >= 12, "separates >= 12 px"),
-                        "together" => (Separation(first) - Separation(last) >= 12, "closes >= 12 px"),
+                        "move_up" => (CentreY(first) - CentreY(last) >= 15, "rises >= 15 px"),
+                        "move_down" => (CentreY(last) - CentreY(first) >= 15, "falls >= 15 px"),
+                        "grow" => (sizeRatio >= 1.55, "grows >= 55 %"),
+                        "shrink" => (sizeRatio <= 1 / 1.55, "shrinks >= 55 %"),
+                        "apart" => (Separation(last) - Separation(first) >= 28, "separates >= 28 px"),
+                        "together" => (Separation(first) - Separation(last) >= 28, "closes >= 28 px"),
                         "shake" => (shakeRange >= 5, "shakes >= 5 px peak to peak"),
                         _ => (shakeRange < 2.5 && Math.Abs(CentreY(last) - CentreY(first)) < 2.5
                               && sizeRatio == 1, "stays still"),
@@ -101,6 +101,43 @@ public sealed class SyntheticMotionTests
     {
         AssertSameDistribution((scene, frame) => scene.Render(frame).Pixels.Average(p => (double)p),
             videosPerClass: 40);
+    }
+
+    /// <summary>Actors keep one contrast polarity (brighter than the background) in every video of every class.</summary>
+    [Fact]
+    public void ActorsAreBrighterThanTheirSurroundings()
+    {
+        foreach (string name in SyntheticDataset.ClassNames)
+        {
+            foreach (SyntheticScene scene in Scenes(name, 10))
+            {
+                RgbFrame frame = scene.Render(0);
+                Placement[] actors = scene.ActorPlacements(0);
+                // The inner box |u| <= 0.25, |v| <= 0.5 lies inside every shape.
+                bool InActor(int x, int y, Placement at, double scale) =>
+                    Math.Abs(x + 0.5 - at.X) <= scale * 0.5 * at.HalfWidth && Math.Abs(y + 0.5 - at.Y) <= scale * at.HalfHeight;
+                var inside = new List<double>();
+                var outside = new List<double>();
+                for (int y = 0; y < frame.Height; y++)
+                {
+                    for (int x = 0; x < frame.Width; x++)
+                    {
+                        double grey = (frame.Pixels[(y * frame.Width + x) * 3] + frame.Pixels[(y * frame.Width + x) * 3 + 1]
+                            + frame.Pixels[(y * frame.Width + x) * 3 + 2]) / 3.0;
+                        if (actors.Any(at => InActor(x, y, at, 0.5)))
+                        {
+                            inside.Add(grey);
+                        }
+                        else if (!actors.Any(at => InActor(x, y, at, 2.5)))
+                        {
+                            outside.Add(grey);
+                        }
+                    }
+                }
+                Assert.True(inside.Average() > outside.Average() + 40,
+                    $"{name}: actors average {inside.Average():F0}, the rest of the frame {outside.Average():F0}");
+            }
+        }
     }
 
     [Fact]

@@ -10,7 +10,7 @@ namespace ActionKit.Cli.Commands;
 /// The options of every stage verb (the same as build.sh's): where the pipeline lives, and overrides of params.yaml.
 /// Every verb takes them all, as build.sh passes them to each stage; a stage's key only sees the params it reads.
 /// </summary>
-public sealed class PipelineSettings : CommandSettings
+public class PipelineSettings : CommandSettings
 {
     [CommandOption("--root <DIR>")]
     [Description("Pipeline root: holds params.yaml; relative paths start here. Default: the current folder.")]
@@ -60,6 +60,22 @@ public sealed class PipelineSettings : CommandSettings
     [Description("Learning rate (params: train.learning_rate).")]
     public double? LearningRate { get; init; }
 
+    [CommandOption("--resume")]
+    [Description("Train: continue an interrupted run of the same key from its last epoch (models/last.ckpt).")]
+    public bool Resume { get; init; }
+
+    [CommandOption("--workers <N>")]
+    [Description("Loader threads decoding and augmenting ahead of training and evaluation. Default: the cores, at most 4.")]
+    public int? Workers { get; init; }
+
+    [CommandOption("--clips <N>")]
+    [Description("Eval: clips per video, scores averaged (params: eval.clips; default the template's).")]
+    public int? Clips { get; init; }
+
+    [CommandOption("--crops <N>")]
+    [Description("Eval: 1 (centre crop) or 3 (three crops) per clip (params: eval.crops).")]
+    public int? Crops { get; init; }
+
     [CommandOption("--force")]
     [Description("Run the stage even when it is up to date.")]
     public bool Force { get; init; }
@@ -68,7 +84,8 @@ public sealed class PipelineSettings : CommandSettings
     public PipelineContext CreateContext()
     {
         var parameters = ParamsLoader.Load(Path.Combine(Root, ParamsLoader.FileName), Overrides());
-        return new PipelineContext(Root, parameters, Workspace);
+        var context = new PipelineContext(Root, parameters, Workspace) { Resume = Resume };
+        return Workers is { } workers ? context with { Workers = Math.Max(1, workers) } : context;
     }
 
     private List<ParamOverride> Overrides()
@@ -89,6 +106,8 @@ public sealed class PipelineSettings : CommandSettings
         Add("train.epochs", Epochs, "--epochs");
         Add("train.batch_size", BatchSize, "--batch-size");
         Add("train.learning_rate", LearningRate, "--learning-rate");
+        Add("eval.clips", Clips, "--clips");
+        Add("eval.crops", Crops, "--crops");
         return overrides;
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using ActionKit.Pipeline;
 using ActionKit.Pipeline.Caching;
 using ActionKit.Pipeline.Stages;
+using ActionKit.Pipeline.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -11,14 +12,22 @@ namespace ActionKit.Cli.Commands;
 /// A verb that runs one pipeline stage through the stage cache: it says the stage is up to date, or why it runs and
 /// then runs it with progress. A new stage verb is a subclass naming its stage.
 /// </summary>
-public abstract class StageCommand(IAnsiConsole console) : Command<PipelineSettings>
+public abstract class StageCommand<TSettings>(IAnsiConsole console) : Command<TSettings>
+    where TSettings : PipelineSettings
 {
+    protected IAnsiConsole Console => console;
+
     protected abstract string StageName { get; }
+
+    /// <summary>Prints what the stage's outputs say, after it ran or was found up to date.</summary>
+    protected virtual void Summarize(PipelineContext context)
+    {
+    }
 
     /// <summary>Why the stage does not apply in <paramref name="context"/> (it is then skipped), or null.</summary>
     protected virtual string? SkipReason(PipelineContext context) => null;
 
-    public override int Execute(CommandContext commandContext, PipelineSettings settings, CancellationToken cancellationToken)
+    public override int Execute(CommandContext commandContext, TSettings settings, CancellationToken cancellationToken)
     {
         var context = settings.CreateContext();
         if (SkipReason(context) is { } skip)
@@ -31,18 +40,20 @@ public abstract class StageCommand(IAnsiConsole console) : Command<PipelineSetti
         if (plan.UpToDate)
         {
             console.MarkupLineInterpolated($"[green]{StageName}[/]: up to date (key {plan.Fingerprint.Key[..12]})");
+            Summarize(context);
             return 0;
         }
         console.MarkupLineInterpolated($"[yellow]{StageName}[/]: running ({plan.Reason})");
         var watch = Stopwatch.StartNew();
         ProgressDisplay.Run(console, progress => runner.Run(plan, progress, cancellationToken));
         console.MarkupLineInterpolated($"[green]{StageName}[/]: done in {watch.Elapsed.TotalSeconds:F1} s (key {plan.Fingerprint.Key[..12]})");
+        Summarize(context);
         return 0;
     }
 }
 
 /// <summary><c>actionkit synth</c>: the synthetic dataset, when the data root is the default synthetic one.</summary>
-public sealed class SynthCommand(IAnsiConsole console) : StageCommand(console)
+public sealed class SynthCommand(IAnsiConsole console) : StageCommand<PipelineSettings>(console)
 {
     protected override string StageName => "synth";
 
@@ -52,13 +63,29 @@ public sealed class SynthCommand(IAnsiConsole console) : StageCommand(console)
 }
 
 /// <summary><c>actionkit convert</c>: HMDB51 split to CVAT folders.</summary>
-public sealed class ConvertCommand(IAnsiConsole console) : StageCommand(console)
+public sealed class ConvertCommand(IAnsiConsole console) : StageCommand<PipelineSettings>(console)
 {
     protected override string StageName => "convert";
 }
 
 /// <summary><c>actionkit build</c>: the workspace.</summary>
-public sealed class BuildCommand(IAnsiConsole console) : StageCommand(console)
+public sealed class BuildCommand(IAnsiConsole console) : StageCommand<PipelineSettings>(console)
 {
     protected override string StageName => "build";
+}
+
+/// <summary><c>actionkit train</c>: train the workspace's model (models/, metrics.jsonl, curves.png).</summary>
+public sealed class TrainCommand(IAnsiConsole console) : StageCommand<PipelineSettings>(console)
+{
+    protected override string StageName => "train";
+
+    protected override void Summarize(PipelineContext context)
+    {
+        string path = Path.Combine(context.Workspace, EpochMetrics.FileName);
+        var epochs = File.ReadLines(path).Where(line => line.Length > 0).Select(EpochMetrics.FromJsonLine).ToList();
+        if (epochs.Count == 0)
+            return;
+        var best = epochs.MaxBy(e => e.ValTop1)!;
+        Console.MarkupLineInterpolated($"  {epochs.Count} epochs; best val top-1 {best.ValTop1:F4} (mean class {best.ValMeanClassAccuracy:F4}) at epoch {best.Epoch}; {context.DisplayPath(Path.Combine(context.Workspace, Trainer.ModelsFolder, TrainedModel.WeightsFileName))}");
+    }
 }

@@ -29,16 +29,23 @@ internal sealed record ObjectLook(Shape Shape, double Aspect, double Red, double
     private readonly double _stripeX = Math.Cos(TextureAngle);
     private readonly double _stripeY = Math.Sin(TextureAngle);
 
-    public static ObjectLook Sample(Xoshiro256 rng) => new(
-        Shape: (Shape)rng.NextInt(5),
-        Aspect: rng.Uniform(0.8, 1.25),
-        Red: rng.Uniform(20, 235),
-        Green: rng.Uniform(20, 235),
-        Blue: rng.Uniform(20, 235),
-        Texture: (Texture)rng.NextInt(3),
-        TextureAngle: rng.Uniform(0, Math.PI),
-        TextureFrequency: rng.Uniform(1.5, 3.0),
-        TextureAmplitude: rng.Uniform(25, 60));
+    /// <summary>A random look brighter than a background of grey level <paramref name="backgroundLevel"/>: a grey
+    /// 90-140 levels above it with a slight tint, so objects keep one contrast polarity in every video. Mixed
+    /// polarity makes a moving edge's direction ambiguous to a small network (the reverse-phi effect).</summary>
+    public static ObjectLook Sample(Xoshiro256 rng, double backgroundLevel)
+    {
+        double level = Math.Min(backgroundLevel + rng.Uniform(90, 140), 230);
+        return new ObjectLook(
+            Shape: (Shape)rng.NextInt(5),
+            Aspect: rng.Uniform(0.8, 1.25),
+            Red: level + rng.Uniform(-15, 15),
+            Green: level + rng.Uniform(-15, 15),
+            Blue: level + rng.Uniform(-15, 15),
+            Texture: (Texture)rng.NextInt(3),
+            TextureAngle: rng.Uniform(0, Math.PI),
+            TextureFrequency: rng.Uniform(1.5, 3.0),
+            TextureAmplitude: rng.Uniform(8, 20));
+    }
 
     /// <summary>The placement of this object for a centre and a size (the side of a square of equal area).</summary>
     public Placement Place(double x, double y, double size)

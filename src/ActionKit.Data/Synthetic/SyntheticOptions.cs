@@ -11,7 +11,7 @@ public sealed record SyntheticOptions
 
     public int MinFrames { get; init; } = 24;
 
-    public int MaxFrames { get; init; } = 40;
+    public int MaxFrames { get; init; } = 32;
 
     public int Width { get; init; } = 96;
 

@@ -60,18 +60,19 @@ internal sealed class SyntheticScene
         (_width, _height, _reversed, _seed) = (width, height, reversed, seed);
         double unit = Math.Min(width / 96.0, height / 72.0);
         FrameCount = rng.NextIntInclusive(frames.Min, frames.Max);
-        _background = SampleBackground(rng, unit);
-        _gain = rng.Uniform(0.75, 1.25);
+        (_background, double backgroundLevel) = SampleBackground(rng, unit);
+        _gain = rng.Uniform(0.85, 1.15);
         _noiseSigma = rng.Uniform(2, 6);
         _jitterSigma = 0.3 * unit;
-        // Speeds give >= 8 px or >= 30 % size change across any 15-frame span (a clip of 8 frames at interval 2).
-        _vertical = Track(rng, (height / 2.0 - 20 * unit, height / 2.0 + 20 * unit), (0.65 * unit, 0.95 * unit),
+        // Speeds give >= 15 px, >= 28 px of separation or >= 55 % size change across any 15-frame span (a clip of 8 frames at interval 2)
+        // for videos of up to 32 frames; longer videos move more slowly so the motion stays inside the frame.
+        _vertical = Track(rng, (height / 2.0 - 24 * unit, height / 2.0 + 24 * unit), (1.15 * unit, 1.5 * unit),
             increasing: false, moving: motion == Motion.MoveUp);
-        _logSize = Track(rng, (Math.Log(10 * unit), Math.Log(24 * unit)), (0.0195, 0.0222),
+        _logSize = Track(rng, (Math.Log(8 * unit), Math.Log(28 * unit)), (0.034, 0.04),
             increasing: true, moving: motion == Motion.Grow);
-        _separation = Track(rng, (4 * unit, 52 * unit), (1.0 * unit, 1.2 * unit),
+        _separation = Track(rng, (4 * unit, 72 * unit), (2.2 * unit, 2.6 * unit),
             increasing: true, moving: motion == Motion.Apart);
-        double amplitude = rng.Uniform(3 * unit, 5 * unit), period = rng.Uniform(5, 7);
+        double amplitude = rng.Uniform(4 * unit, 7 * unit), period = rng.Uniform(5, 7);
         double phase = rng.Uniform(0, 2 * Math.PI), shakeFrozenAt = rng.Uniform(0, FrameCount - 1);
         _shake = (amplitude, period, phase, motion == Motion.Shake ? null : shakeFrozenAt);
         _pairCentre = width / 2.0 + rng.Uniform(-2 * unit, 2 * unit);
@@ -79,13 +80,13 @@ internal sealed class SyntheticScene
         _actors = new (ObjectLook, double, double)[ActorCount];
         for (int i = 0; i < ActorCount; i++)
         {
-            _actors[i] = (ObjectLook.Sample(rng), rng.Uniform(0.85, 1.15), rng.Uniform(-2 * unit, 2 * unit));
+            _actors[i] = (ObjectLook.Sample(rng, backgroundLevel), rng.Uniform(0.85, 1.15), rng.Uniform(-2 * unit, 2 * unit));
         }
         _distractors = new (ObjectLook, double, double, double, double, double)[1 + rng.NextInt(2)];
         for (int i = 0; i < _distractors.Length; i++)
         {
             double speed = rng.Uniform(0, 0.5 * unit), angle = rng.Uniform(0, 2 * Math.PI);
-            _distractors[i] = (ObjectLook.Sample(rng), rng.Uniform(4 * unit, 8 * unit), rng.Uniform(0, width),
+            _distractors[i] = (ObjectLook.Sample(rng, backgroundLevel), rng.Uniform(4 * unit, 8 * unit), rng.Uniform(0, width),
                 rng.Uniform(0, height), speed * Math.Cos(angle), speed * Math.Sin(angle));
         }
 
@@ -159,14 +160,16 @@ internal sealed class SyntheticScene
         return placements;
     }
 
-    // Static background: a base colour plus three luminance gratings of random orientation, period and phase.
-    private float[] SampleBackground(Xoshiro256 rng, double unit)
+    // Static background: a dark, slightly tinted grey plus three faint luminance gratings of random orientation,
+    // period and phase. Returns the canvas and its grey level.
+    private (float[] Canvas, double Level) SampleBackground(Xoshiro256 rng, double unit)
     {
-        double[] baseColour = [rng.Uniform(50, 200), rng.Uniform(50, 200), rng.Uniform(50, 200)];
+        double level = rng.Uniform(30, 100);
+        double[] baseColour = [level + rng.Uniform(-12, 12), level + rng.Uniform(-12, 12), level + rng.Uniform(-12, 12)];
         var gratings = new (double Amplitude, double Kx, double Ky, double Phase)[3];
         for (int g = 0; g < gratings.Length; g++)
         {
-            double amplitude = rng.Uniform(5, 25), angle = rng.Uniform(0, 2 * Math.PI);
+            double amplitude = rng.Uniform(3, 10), angle = rng.Uniform(0, 2 * Math.PI);
             double frequency = 2 * Math.PI / rng.Uniform(10 * unit, 48 * unit);
             gratings[g] = (amplitude, frequency * Math.Cos(angle), frequency * Math.Sin(angle), rng.Uniform(0, 2 * Math.PI));
         }
@@ -187,7 +190,7 @@ internal sealed class SyntheticScene
                 }
             }
         }
-        return canvas;
+        return (canvas, level);
     }
 
     // Keeps a drifting position inside [0, extent] by reflecting off the edges.

@@ -32,6 +32,10 @@ public static class ParamsValidation
             yield return ("train.batch_size", MustBePositive(values.Train.BatchSize.Value));
         if (values.Train.LearningRate is { } rate && !(rate > 0))
             yield return ("train.learning_rate", $"must be positive, got {rate}");
+        if (values.Eval.Clips is < 1)
+            yield return ("eval.clips", MustBePositive(values.Eval.Clips.Value));
+        if (values.Eval.Crops is not (1 or 3))
+            yield return ("eval.crops", $"must be 1 or 3, got {values.Eval.Crops}");
     }
 
     private static string MustBePositive(int value) => $"must be positive, got {value}";

@@ -15,6 +15,7 @@ public sealed record PipelineParams
     public string Template { get; init; } = "X3D-CPU";
 
     public TrainParams Train { get; init; } = new();
+    public EvalParams Eval { get; init; } = new();
     public DeviceChoice Device { get; init; } = DeviceChoice.Auto;
 }
 
@@ -35,6 +36,16 @@ public sealed record TrainParams
     public int? Epochs { get; init; }
     public int? BatchSize { get; init; }
     public double? LearningRate { get; init; }
+}
+
+/// <summary>Evaluation's views per video (mmaction2's multi-view testing): softmax scores are averaged over them.</summary>
+public sealed record EvalParams
+{
+    /// <summary>Clips sampled per video; null keeps the template's num_clips.</summary>
+    public int? Clips { get; init; }
+
+    /// <summary>1 (centre crop) or 3 (three crops along the long side).</summary>
+    public int Crops { get; init; } = 1;
 }
 
 /// <summary>Where to compute: the first CUDA GPU when there is one (auto), or a fixed choice.</summary>

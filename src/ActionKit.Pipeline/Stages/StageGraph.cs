@@ -8,7 +8,7 @@ public sealed class StageGraph
         Stages = [.. stages];
     }
 
-    public static StageGraph Default { get; } = new([new SynthStage(), new ConvertStage(), new BuildStage()]);
+    public static StageGraph Default { get; } = new([new SynthStage(), new ConvertStage(), new BuildStage(), new TrainStage(), new EvalStage()]);
 
     public IReadOnlyList<IStage> Stages { get; }
 

@@ -1,0 +1,82 @@
+using ActionKit.Data;
+using ActionKit.Data.Loading;
+using ActionKit.Engine;
+using ActionKit.Engine.Models;
+
+namespace ActionKit.Pipeline.Evaluation;
+
+/// <summary>
+/// Runs a network in evaluation mode over test-mode batches and averages the softmax scores of each video's views
+/// (mmaction2's multi-view testing: clips x crops), giving one probability vector per video.
+/// </summary>
+public static class VideoScorer
+{
+    /// <summary>Probabilities [video][class] for every video the loader reads, in the loader's video order.</summary>
+    public static double[][] Score(X3D network, ClipLoader loader, int videoCount, string description,
+        IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
+    {
+        int classes = network.Config.NumClasses;
+        var sums = new double[videoCount][];
+        var views = new int[videoCount];
+        using var input = new BatchInput(network.Backend);
+        int done = 0;
+        foreach (var batch in loader.ReadEpoch(0, cancellationToken))
+        {
+            var probabilities = Softmax(network.Forward(input.Load(batch), training: false).ToArray(), classes);
+            for (int row = 0; row < batch.Count; row++)
+            {
+                int video = batch.VideoIndices[row];
+                sums[video] ??= new double[classes];
+                for (int k = 0; k < classes; k++)
+                    sums[video][k] += probabilities[row * classes + k];
+                views[video]++;
+            }
+            progress?.Report(new WorkProgress(description, ++done, loader.BatchesPerEpoch));
+        }
+        for (int video = 0; video < videoCount; video++)
+        {
+            if (sums[video] is null)
+                throw new InvalidOperationException($"video {video} received no views from the loader");
+            for (int k = 0; k < classes; k++)
+                sums[video][k] /= views[video];
+        }
+        return sums;
+    }
+
+    /// <summary>Row-wise softmax of logits [rows, classes], in double.</summary>
+    public static double[] Softmax(float[] logits, int classes)
+    {
+        var result = new double[logits.Length];
+        for (int row = 0; row < logits.Length / classes; row++)
+        {
+            var z = logits.AsSpan(row * classes, classes);
+            double max = double.NegativeInfinity, sum = 0;
+            foreach (float v in z)
+                max = Math.Max(max, v);
+            for (int k = 0; k < classes; k++)
+                sum += result[row * classes + k] = Math.Exp(z[k] - max);
+            for (int k = 0; k < classes; k++)
+                result[row * classes + k] /= sum;
+        }
+        return result;
+    }
+}
+
+/// <summary>A device tensor that holds the current batch of clips, reallocated only when the batch shape changes.</summary>
+public sealed class BatchInput(IBackend backend) : IDisposable
+{
+    Tensor? tensor;
+
+    public Tensor Load(ClipBatch batch)
+    {
+        if (tensor is null || !tensor.HasShape(batch.Shape))
+        {
+            tensor?.Dispose();
+            tensor = backend.Allocate(batch.Shape);
+        }
+        tensor.CopyFrom(batch.Data.AsSpan(0, (int)tensor.Length));
+        return tensor;
+    }
+
+    public void Dispose() => tensor?.Dispose();
+}

@@ -1,0 +1,45 @@
+using ActionKit.Data;
+using ActionKit.Pipeline.Evaluation;
+using ActionKit.Pipeline.Training;
+using ActionKit.Pipeline.Workspace;
+
+namespace ActionKit.Pipeline.Stages;
+
+/// <summary>
+/// Eval (like <c>otx eval</c>): the trained weights on the workspace's test root to performance.json (the
+/// reference's frame-wise "Accuracy" plus video-wise figures) and confusion.png.
+/// </summary>
+public sealed class EvalStage : IStage
+{
+    public const string ReportFileName = "performance.json";
+    public const string ConfusionFileName = "confusion.png";
+
+    public string Name => "eval";
+
+    public StageDeclaration Declare(PipelineContext context) => new(
+        Home: context.Workspace,
+        Outputs: [ReportFileName, ConfusionFileName],
+        Inputs: [Path.Combine(context.Workspace, Trainer.ModelsFolder, TrainedModel.WeightsFileName), Path.Combine(context.Workspace, WorkspaceData.FileName)],
+        Params: ["eval", "device"],
+        Upstream: ["train"]);
+
+    public void Run(PipelineContext context, string workFolder, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
+    {
+        var data = WorkspaceData.Load(Path.Combine(context.Workspace, WorkspaceData.FileName));
+        var request = new EvaluationRequest(
+            Path.Combine(context.Workspace, Trainer.ModelsFolder, TrainedModel.WeightsFileName),
+            context.FullPath(data.Test.Root),
+            context.Params.Device.ToString().ToLowerInvariant(),
+            context.Params.Eval.Clips,
+            context.Params.Eval.Crops,
+            Workers: context.Workers);
+        var report = Evaluator.Evaluate(request, progress, cancellationToken) with
+        {
+            Weights = context.DisplayPath(request.WeightsPath),
+            TestDataRoot = context.DisplayPath(request.TestRoot),
+        };
+        report.Save(Path.Combine(workFolder, ReportFileName));
+        Plots.Confusion(Path.Combine(workFolder, ConfusionFileName), report.Confusion.Matrix, report.Confusion.Labels,
+            $"Confusion (frame-wise accuracy {report.Accuracy:F3})");
+    }
+}

@@ -1,0 +1,225 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using ActionKit.Data;
+using ActionKit.Data.Loading;
+using ActionKit.Engine;
+using ActionKit.Engine.Checkpoints;
+using ActionKit.Engine.Layers;
+using ActionKit.Engine.Models;
+using ActionKit.Engine.Optimization;
+using ActionKit.Pipeline.Evaluation;
+using ActionKit.Pipeline.Templates;
+
+namespace ActionKit.Pipeline.Training;
+
+/// <summary>What one training run needs: the template in force, the label names, the videos, and where to write.</summary>
+/// <param name="OutputFolder">Receives models/ (weights, schema, template, last.ckpt), metrics.jsonl and curves.png.</param>
+/// <param name="Template">The template in force (the workspace's template.yaml).</param>
+/// <param name="Labels">Class names; a name's index is its class id.</param>
+/// <param name="Train">Training videos with their class ids.</param>
+/// <param name="Val">Validation videos, scored after every epoch.</param>
+/// <param name="Device">auto, cpu or cuda.</param>
+/// <param name="Resume">Continue from models/last.ckpt in <paramref name="OutputFolder"/> when there is one.</param>
+/// <param name="Workers">Loader threads decoding and augmenting ahead of the trainer.</param>
+public sealed record TrainingRun(
+    string OutputFolder,
+    ModelTemplate Template,
+    IReadOnlyList<string> Labels,
+    IReadOnlyList<LabeledVideo> Train,
+    IReadOnlyList<LabeledVideo> Val,
+    string Device = "auto",
+    bool Resume = false,
+    int Workers = 2);
+
+/// <summary>What a finished run reports: the epochs it trained, the best validation top-1 and its epoch.</summary>
+public sealed record TrainingSummary(IReadOnlyList<EpochMetrics> Epochs, double BestValTop1, int BestEpoch, bool StoppedEarly);
+
+/// <summary>
+/// The reference's <c>otx train</c>: epochs of shuffled, augmented batches with the template's optimizer, schedule,
+/// warmup and gradient clipping, validation (video-wise top-1, mean class accuracy) after every epoch, the best
+/// checkpoint kept, optional early stopping, and a resumable state after every epoch. Deterministic for a seed.
+/// </summary>
+public static class Trainer
+{
+    public const string ModelsFolder = "models";
+    public const string LastCheckpointFileName = "last.ckpt";
+    public const string CurvesFileName = "curves.png";
+
+    public static TrainingSummary Run(TrainingRun run, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
+    {
+        var hp = run.Template.HyperParameters;
+        string models = Path.Combine(run.OutputFolder, ModelsFolder);
+        string lastCheckpoint = Path.Combine(models, LastCheckpointFileName);
+        if (!run.Resume)
+            ClearPreviousAttempt(run.OutputFolder);
+        Directory.CreateDirectory(models);
+        TrainedModel.SaveCompanions(models, LabelSchema.FromNames(run.Labels), run.Template);
+
+        using var backend = Devices.Create(run.Device);
+        using var network = new X3D(ModelFactory.NetworkConfig(run.Template.Model, run.Labels.Count), backend, (ulong)hp.Seed);
+        using var optimizer = CreateOptimizer(hp, network.Parameters);
+        var preprocessing = ModelFactory.Preprocessing(run.Template.Data);
+        using var trainLoader = new ClipLoader(run.Train, preprocessing, new ClipLoaderOptions
+        {
+            Mode = ClipMode.Train,
+            BatchSize = hp.BatchSize,
+            Workers = run.Workers,
+            Seed = (ulong)hp.Seed,
+            DropLast = run.Train.Count > hp.BatchSize,
+            CacheFrames = true,
+        });
+        using var valLoader = new ClipLoader(run.Val, preprocessing, new ClipLoaderOptions
+        {
+            Mode = ClipMode.Test,
+            BatchSize = hp.BatchSize,
+            Workers = run.Workers,
+            CacheFrames = true,
+        });
+        var schedule = Schedule(hp, trainLoader.BatchesPerEpoch);
+        var state = run.Resume && File.Exists(lastCheckpoint)
+            ? TrainingState.Load(lastCheckpoint, network, optimizer)
+            : new TrainingState();
+        WriteMetrics(run.OutputFolder, state.History);
+
+        var loss = new SoftmaxCrossEntropy(backend, (float)hp.LabelSmoothing);
+        using var input = new BatchInput(backend);
+        long totalSteps = (long)hp.Epochs * trainLoader.BatchesPerEpoch;
+        for (int epoch = state.History.Count; epoch < hp.Epochs && !state.StoppedEarly; epoch++)
+        {
+            var clock = Stopwatch.StartNew();
+            double lossSum = 0, rate = 0;
+            int correct = 0, seen = 0;
+            foreach (var batch in trainLoader.ReadEpoch(epoch, cancellationToken))
+            {
+                double value = loss.Forward(network.Forward(input.Load(batch), training: true), batch.Labels);
+                if (!double.IsFinite(value))
+                    throw new TrainingException(
+                        $"the loss became {value} in epoch {epoch + 1}, step {optimizer.StepCount + 1} (learning rate {rate:G3}); training stopped. "
+                        + (state.History.Count > 0 ? $"The last good state (after epoch {state.History.Count}) is {lastCheckpoint}; " : "")
+                        + "try a lower learning rate (--lr) or stronger gradient clipping.");
+                correct += CountCorrect(loss.Probabilities.ToArray(), batch.Labels, network.Config.NumClasses);
+                lossSum += value * batch.Count;
+                seen += batch.Count;
+                network.Parameters.ZeroGradients();
+                network.Backward(loss.Backward());
+                GradientClipping.ClipGlobalNorm(network.Parameters, hp.GradClip);
+                rate = schedule.RateAt(optimizer.StepCount);
+                optimizer.Step((float)rate);
+                progress?.Report(new WorkProgress("training", optimizer.StepCount, totalSteps,
+                    string.Create(CultureInfo.InvariantCulture, $"epoch {epoch + 1}/{hp.Epochs} loss {lossSum / seen:F3} acc {correct / (double)seen:F2} {seen / clock.Elapsed.TotalSeconds:F1} clips/s")));
+            }
+            double trainSeconds = clock.Elapsed.TotalSeconds;
+            var probabilities = VideoScorer.Score(network, valLoader, run.Val.Count, "validation", null, cancellationToken);
+            var metrics = ClassificationMetrics.Compute(probabilities, [.. run.Val.Select(v => v.Label)],
+                [.. run.Val.Select(v => v.Frames.Count)], run.Labels);
+            var epochMetrics = new EpochMetrics(epoch + 1, lossSum / seen, correct / (double)seen, rate, metrics.Top1,
+                metrics.MeanClassAccuracy, seen / trainSeconds, clock.Elapsed.TotalSeconds);
+            state.Record(epochMetrics, hp);
+            if (state.BestEpoch == epoch + 1)
+                ModelCheckpoint.SaveWeights(Path.Combine(models, TrainedModel.WeightsFileName), network);
+            File.AppendAllText(Path.Combine(run.OutputFolder, EpochMetrics.FileName), epochMetrics.ToJsonLine() + "\n");
+            state.Save(lastCheckpoint, network, optimizer);
+            progress?.Report(new WorkProgress("validation", epoch + 1, hp.Epochs,
+                string.Create(CultureInfo.InvariantCulture, $"epoch {epoch + 1} top-1 {metrics.Top1:F3}, mean class {metrics.MeanClassAccuracy:F3} (best {state.BestValTop1:F3} at epoch {state.BestEpoch})")));
+        }
+        Plots.TrainingCurves(Path.Combine(run.OutputFolder, CurvesFileName), state.History);
+        return new TrainingSummary(state.History, state.BestValTop1, state.BestEpoch, state.StoppedEarly);
+    }
+
+    static IOptimizer CreateOptimizer(HyperParameters hp, ParameterStore parameters) => hp.Optimizer switch
+    {
+        "sgd" => new Sgd(parameters, (float)hp.Momentum, (float)hp.WeightDecay),
+        "adamw" => new AdamW(parameters, (float)hp.WeightDecay),
+        _ => throw new TrainingException($"optimizer '{hp.Optimizer}' is not implemented; use sgd or adamw"),
+    };
+
+    static LearningRateSchedule Schedule(HyperParameters hp, int iterationsPerEpoch) => new(
+        hp.LearningRate,
+        hp.Schedule == "cosine" ? ScheduleKind.Cosine : ScheduleKind.Step,
+        hp.Epochs,
+        iterationsPerEpoch,
+        hp.WarmupEpochs,
+        Milestones: hp.Schedule == "step" ? hp.LrSteps : [],
+        Gamma: hp.LrGamma);
+
+    static int CountCorrect(float[] probabilities, int[] labels, int classes)
+    {
+        int correct = 0;
+        for (int row = 0; row < labels.Length; row++)
+        {
+            var p = probabilities.AsSpan(row * classes, classes);
+            int best = 0;
+            for (int k = 1; k < classes; k++)
+                if (p[k] > p[best])
+                    best = k;
+            correct += best == labels[row] ? 1 : 0;
+        }
+        return correct;
+    }
+
+    static void WriteMetrics(string folder, IReadOnlyList<EpochMetrics> history) =>
+        File.WriteAllLines(Path.Combine(folder, EpochMetrics.FileName), history.Select(m => m.ToJsonLine()));
+
+    static void ClearPreviousAttempt(string folder)
+    {
+        foreach (string path in new[] { ModelsFolder, EpochMetrics.FileName, CurvesFileName }.Select(p => Path.Combine(folder, p)))
+        {
+            if (Directory.Exists(path))
+                Directory.Delete(path, recursive: true);
+            else if (File.Exists(path))
+                File.Delete(path);
+        }
+    }
+
+    /// <summary>
+    /// Where a run stands after an epoch: the metrics so far, the best epoch, early-stopping status, and the dropout
+    /// stream. Saved in last.ckpt with the weights and optimizer, so a resumed run ends with the same weights.
+    /// The loader needs no state: each epoch's shuffle and augmentation derive from (seed, epoch, video).
+    /// </summary>
+    sealed class TrainingState
+    {
+        const string HistoryKey = "history", DropoutKey = "dropout_state", StoppedKey = "stopped_early";
+
+        public List<EpochMetrics> History { get; private init; } = [];
+        public double BestValTop1 { get; private set; } = -1;
+        public int BestEpoch { get; private set; }
+        public bool StoppedEarly { get; private set; }
+
+        public void Record(EpochMetrics metrics, HyperParameters hp)
+        {
+            History.Add(metrics);
+            if (metrics.ValTop1 > BestValTop1)
+            {
+                BestValTop1 = metrics.ValTop1;
+                BestEpoch = metrics.Epoch;
+            }
+            StoppedEarly = hp.EarlyStopping && metrics.Epoch >= hp.EarlyStoppingStart
+                && metrics.Epoch - BestEpoch >= hp.EarlyStoppingPatience;
+        }
+
+        public void Save(string path, X3D network, IOptimizer optimizer) =>
+            ModelCheckpoint.SaveTrainingState(path, network, optimizer, new Dictionary<string, string>
+            {
+                [HistoryKey] = JsonSerializer.Serialize(History, EpochMetrics.Json),
+                [DropoutKey] = network.DropoutRandom.State.ToString(CultureInfo.InvariantCulture),
+                [StoppedKey] = StoppedEarly ? "true" : "false",
+            });
+
+        public static TrainingState Load(string path, X3D network, IOptimizer optimizer)
+        {
+            var metadata = ModelCheckpoint.LoadTrainingState(path, network, optimizer);
+            if (!metadata.TryGetValue(HistoryKey, out var history) || !metadata.TryGetValue(DropoutKey, out var dropout))
+                throw new CheckpointFormatException(path, "not a training checkpoint (no history or dropout state).");
+            var state = new TrainingState
+            {
+                History = JsonSerializer.Deserialize<List<EpochMetrics>>(history, EpochMetrics.Json) ?? [],
+                StoppedEarly = metadata.GetValueOrDefault(StoppedKey) == "true",
+            };
+            foreach (var epoch in state.History.Where(e => e.ValTop1 > state.BestValTop1))
+                (state.BestValTop1, state.BestEpoch) = (epoch.ValTop1, epoch.Epoch);
+            network.DropoutRandom.State = ulong.Parse(dropout, CultureInfo.InvariantCulture);
+            return state;
+        }
+    }
+}
