@@ -28,7 +28,7 @@ public sealed class ParamsLoaderTests : IDisposable
         string path = root.Write("params.yaml", "synth:\n  seed: 3\ndata:\n  source: videos\ndevice: cpu\n");
         var loaded = ParamsLoader.Load(path, []);
         Assert.Equal(3UL, loaded.Synth.Seed);
-        Assert.Equal(40, loaded.Synth.VideosPerClass);
+        Assert.Equal(80, loaded.Synth.VideosPerClass);
         Assert.Equal(Hmdb51Source.Videos, loaded.Data.Source);
         Assert.Equal(DeviceChoice.Cpu, loaded.Device);
     }
@@ -70,7 +70,7 @@ public sealed class ParamsLoaderTests : IDisposable
         Assert.Equal("1", ParamsLoader.Select(values, "data.split")!.ToJsonString());
         Assert.Equal("\"rawframes\"", ParamsLoader.Select(values, "data.source")!.ToJsonString());
         Assert.Null(ParamsLoader.Select(values, "train.epochs"));
-        Assert.Contains("\"videos_per_class\":40", ParamsLoader.Select(values, "synth")!.ToJsonString());
+        Assert.Contains("\"videos_per_class\":80", ParamsLoader.Select(values, "synth")!.ToJsonString());
         Assert.Throws<ArgumentException>(() => ParamsLoader.Select(values, "synth.nope"));
     }
 

@@ -51,11 +51,12 @@ public sealed class PipelineStagesTests : IDisposable
         Assert.Equal(8, Directory.GetDirectories(root.Combine("data", "cvat", "valid")).Length);
     }
 
+    // The data stages and Build; training is covered by TrainingTests.
     private List<string> RanStages(PipelineParams parameters)
     {
         var runner = new StageRunner(StageGraph.Default, new PipelineContext(root.Path, parameters));
         var ran = new List<string>();
-        foreach (var stage in StageGraph.Default.Stages)
+        foreach (var stage in StageGraph.Default.Stages.TakeWhile(stage => stage.Name != "train"))
         {
             var plan = runner.Plan(stage);
             if (plan.UpToDate)

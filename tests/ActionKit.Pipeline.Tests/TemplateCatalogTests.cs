@@ -47,7 +47,7 @@ public sealed class TemplateCatalogTests : IDisposable
         var cpu = TemplateCatalog.Embedded.Find("X3D-CPU");
         var x3d = TemplateCatalog.Embedded.Find("X3D");
         Assert.Equal(x3d.Model.Widths, cpu.Model.Widths);
-        Assert.Equal(64, cpu.Data.CropSize);
+        Assert.Equal(56, cpu.Data.CropSize);
         Assert.Equal(x3d.Data.Mean, cpu.Data.Mean);
         Assert.Equal("cosine", cpu.HyperParameters.Schedule);
         Assert.Equal(x3d.HyperParameters.Optimizer, cpu.HyperParameters.Optimizer);
@@ -99,7 +99,7 @@ public sealed class TemplateCatalogTests : IDisposable
     {
         string path = root.Write("mine.yaml", "id: Mine\nname: Mine\ninherits: Custom_Action_Classification_X3D_CPU\nhyper_parameters:\n  epochs: 3\n");
         var template = TemplateCatalog.Embedded.LoadFile(path);
-        Assert.Equal((3, 64), (template.HyperParameters.Epochs, template.Data.CropSize));
+        Assert.Equal((3, 56), (template.HyperParameters.Epochs, template.Data.CropSize));
     }
 
     [Fact]

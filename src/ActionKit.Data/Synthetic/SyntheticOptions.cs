@@ -4,7 +4,7 @@ namespace ActionKit.Data.Synthetic;
 /// (<see cref="SyntheticDataset.ClassNames"/>); these options control how many videos, how long, how large.</summary>
 public sealed record SyntheticOptions
 {
-    public int VideosPerClass { get; init; } = 40;
+    public int VideosPerClass { get; init; } = 80;
 
     /// <summary>How many of each class's videos go to the val split (the rest are train).</summary>
     public int ValVideosPerClass { get; init; } = 10;

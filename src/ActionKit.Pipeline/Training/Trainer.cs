@@ -59,6 +59,8 @@ public static class Trainer
         using var backend = Devices.Create(run.Device);
         using var network = new X3D(ModelFactory.NetworkConfig(run.Template.Model, run.Labels.Count), backend, (ulong)hp.Seed);
         using var optimizer = CreateOptimizer(hp, network.Parameters);
+        progress?.Report(new WorkProgress("model", 1, 1, string.Create(CultureInfo.InvariantCulture,
+            $"{run.Template.Name}: X3D with {network.Parameters.TrainableCount / 1e6:F2} M parameters, {run.Labels.Count} classes, {hp.Optimizer} on {backend.Name}")));
         var preprocessing = ModelFactory.Preprocessing(run.Template.Data);
         using var trainLoader = new ClipLoader(run.Train, preprocessing, new ClipLoaderOptions
         {
