@@ -1,9 +1,9 @@
 using ActionKit.Data;
+using ActionKit.Engine.Checkpoints;
 using ActionKit.Pipeline;
 using ActionKit.Pipeline.Parameters;
 using ActionKit.Pipeline.Templates;
 using ActionKit.Pipeline.Training;
-using ActionKit.Engine.Checkpoints;
 using Spectre.Console;
 using Spectre.Console.Cli;
 

@@ -40,19 +40,22 @@ public sealed class EvalCommand(IAnsiConsole console) : StageCommand<EvalSetting
         if (settings.LoadWeights is null && settings.TestDataRoots is null && settings.SavePerformance is null && !settings.ReverseTime)
             return base.Execute(commandContext, settings, cancellationToken);
         var context = settings.CreateContext();
-        var data = Pipeline.Workspace.WorkspaceData.Load(Path.Combine(context.Workspace, Pipeline.Workspace.WorkspaceData.FileName));
+        // The workspace is only needed for what the command line leaves out.
+        string testRoot = settings.TestDataRoots
+            ?? Pipeline.Workspace.WorkspaceData.Load(Path.Combine(context.Workspace, Pipeline.Workspace.WorkspaceData.FileName)).Test.Root;
         var request = new EvaluationRequest(
             context.FullPath(settings.LoadWeights ?? Path.Combine(context.Workspace, "models", "weights.safetensors")),
-            context.FullPath(settings.TestDataRoots ?? data.Test.Root),
+            context.FullPath(testRoot),
             context.Params.Device.ToString().ToLowerInvariant(),
             context.Params.Eval.Clips,
             context.Params.Eval.Crops,
             settings.ReverseTime,
             context.Workers);
-        PerformanceReport? report = null;
-        ProgressDisplay.Run(Console, progress => report = Evaluator.Evaluate(request, progress, cancellationToken));
+        PerformanceReport? evaluated = null;
+        ProgressDisplay.Run(Console, progress => evaluated = Evaluator.Evaluate(request, progress, cancellationToken));
+        var report = evaluated!;
         string output = context.FullPath(settings.SavePerformance ?? Path.Combine(context.Workspace, EvalStage.ReportFileName));
-        report!.Save(output);
+        EvalStage.Save(report, output);
         Print(report, context.DisplayPath(output));
         return 0;
     }

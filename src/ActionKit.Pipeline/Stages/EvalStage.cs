@@ -38,8 +38,16 @@ public sealed class EvalStage : IStage
             Weights = context.DisplayPath(request.WeightsPath),
             TestDataRoot = context.DisplayPath(request.TestRoot),
         };
-        report.Save(Path.Combine(workFolder, ReportFileName));
-        Plots.Confusion(Path.Combine(workFolder, ConfusionFileName), report.Confusion.Matrix, report.Confusion.Labels,
+        Save(report, Path.Combine(workFolder, ReportFileName));
+    }
+
+    /// <summary>Writes <paramref name="report"/> to <paramref name="reportPath"/> and its confusion matrix as
+    /// confusion.png in the same folder.</summary>
+    public static void Save(PerformanceReport report, string reportPath)
+    {
+        report.Save(reportPath);
+        string folder = Path.GetDirectoryName(Path.GetFullPath(reportPath))!;
+        Plots.Confusion(Path.Combine(folder, ConfusionFileName), report.Confusion.Matrix, report.Confusion.Labels,
             $"Confusion (frame-wise accuracy {report.Accuracy:F3})");
     }
 }

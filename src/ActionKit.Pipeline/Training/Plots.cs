@@ -51,7 +51,10 @@ public static class Plots
         plot.Axes.Left.SetTicks([.. ticks.Select(t => n - 1 - t)], [.. labels]);
         plot.Axes.Bottom.Label.Text = "predicted";
         plot.Axes.Left.Label.Text = "true";
+        // ScottPlot sizes the axis for horizontal labels; rotated ones need room for their diagonal.
+        int labelRoom = 30 + (int)(7 * labels.Max(label => label.Length) * Math.Sin(Math.PI / 4));
+        plot.Axes.Bottom.MinimumSize = labelRoom + 24;
         plot.Title(title);
-        plot.SavePng(path, 200 + 48 * n, 160 + 48 * n);
+        plot.SavePng(path, 200 + 48 * n, 160 + 48 * n + labelRoom);
     }
 }
