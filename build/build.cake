@@ -19,7 +19,7 @@ var pipelineOptions = new (string Name, string Value, string Help)[]
     ("videos", "", "Synth also writes .avi videos"),
     ("epochs", "N", "training epochs [the template's]"),
     ("batch-size", "N", "training batch size [the template's]"),
-    ("learning-rate", "RATE", "learning rate [the template's]"),
+    ("lr", "RATE", "learning rate [the template's]"),
     ("resume", "", "Train continues an interrupted run of the same key from its last epoch"),
     ("workers", "N", "loader threads [the cores, at most 4]"),
     ("clips", "N", "Eval: clips per video, scores averaged [the template's]"),

@@ -56,7 +56,7 @@ public class PipelineSettings : CommandSettings
     [Description("Training batch size (params: train.batch_size).")]
     public int? BatchSize { get; init; }
 
-    [CommandOption("--learning-rate <RATE>")]
+    [CommandOption("--lr <RATE>")]
     [Description("Learning rate (params: train.learning_rate).")]
     public double? LearningRate { get; init; }
 
@@ -105,7 +105,7 @@ public class PipelineSettings : CommandSettings
         Add("synth.videos", Videos ? true : null, "--videos");
         Add("train.epochs", Epochs, "--epochs");
         Add("train.batch_size", BatchSize, "--batch-size");
-        Add("train.learning_rate", LearningRate, "--learning-rate");
+        Add("train.learning_rate", LearningRate, "--lr");
         Add("eval.clips", Clips, "--clips");
         Add("eval.crops", Crops, "--crops");
         return overrides;
