@@ -45,6 +45,20 @@ public sealed class StageRunnerTests : IDisposable
     }
 
     [Fact]
+    public void Declared_contents_enter_the_key_and_a_change_names_them()
+    {
+        first.Contents = new() { ["template in force"] = "epochs: 16" };
+        var runner = Runner(new PipelineParams());
+        runner.Run(runner.Plan(first), null, CancellationToken.None);
+        Assert.True(Runner(new PipelineParams()).Plan(first).UpToDate);
+
+        first.Contents = new() { ["template in force"] = "epochs: 18" };
+        var plan = Runner(new PipelineParams()).Plan(first);
+        Assert.False(plan.UpToDate);
+        Assert.Contains("input template in force changed", plan.Reason);
+    }
+
+    [Fact]
     public void Key_changes_with_input_content_and_read_params_but_not_with_mtime_or_unread_params()
     {
         string Key(PipelineParams p) => Runner(p).Plan(first).Fingerprint.Key;

@@ -14,6 +14,9 @@ internal sealed class FirstStage : IStage
     /// <summary>Called in the middle of a run, after part of the output is written: lets a test fail or cancel it there.</summary>
     public Action<string>? MidRun { get; set; }
 
+    /// <summary>Non-file content the stage declares it reads (null: none).</summary>
+    public Dictionary<string, string>? Contents { get; set; }
+
     public string Name => "first";
 
     public StageDeclaration Declare(PipelineContext context) => new(
@@ -21,7 +24,8 @@ internal sealed class FirstStage : IStage
         Outputs: ["first"],
         Inputs: [context.FullPath("input/a.txt"), context.FullPath("input/frames")],
         Params: ["synth.seed"],
-        Upstream: []);
+        Upstream: [],
+        Contents: Contents);
 
     public void Run(PipelineContext context, string workFolder, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {

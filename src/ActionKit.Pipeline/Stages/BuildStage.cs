@@ -18,7 +18,9 @@ public sealed class BuildStage : IStage
         Outputs: [WorkspaceTemplate.FileName, WorkspaceData.FileName],
         Inputs: [context.CvatRoot, .. context.TemplateFile is { } file ? new[] { file } : []],
         Params: ["template", "train"],
-        Upstream: ["convert"]);
+        Upstream: ["convert"],
+        // A built-in template changes with ActionKit's code, not with a file the stage could hash.
+        Contents: new Dictionary<string, string> { ["template in force"] = WorkspaceTemplate.Serialize(context.ResolveTemplate()) });
 
     public void Run(PipelineContext context, string workFolder, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {

@@ -30,9 +30,12 @@ public interface IStage
 /// <param name="Inputs">Absolute paths of files or folders hashed by content.</param>
 /// <param name="Params">Dotted keys (<c>data.split</c>) or whole sections (<c>synth</c>) of params.yaml.</param>
 /// <param name="Upstream">Names of the stages whose keys enter this one's.</param>
+/// <param name="Contents">What the stage reads that is not a file (a built-in template's resolved text), by name;
+/// hashed into the key like an input.</param>
 public sealed record StageDeclaration(
     string Home,
     IReadOnlyList<string> Outputs,
     IReadOnlyList<string> Inputs,
     IReadOnlyList<string> Params,
-    IReadOnlyList<string> Upstream);
+    IReadOnlyList<string> Upstream,
+    IReadOnlyDictionary<string, string>? Contents = null);

@@ -14,7 +14,10 @@ public static class WorkspaceTemplate
 
     public static void Save(ModelTemplate template, string path) =>
         AtomicFile.WriteAllText(path, "# The template in force, written by `actionkit build`: inheritance resolved, params.yaml's train overrides applied.\n"
-            + YamlSchema.Serializer.Serialize(template));
+            + Serialize(template));
+
+    /// <summary>The template as template.yaml holds it (without the heading comment).</summary>
+    public static string Serialize(ModelTemplate template) => YamlSchema.Serializer.Serialize(template);
 
     /// <summary>Reads and validates a workspace's template.yaml; throws <see cref="TemplateException"/> naming the file and line.</summary>
     public static ModelTemplate Load(string path) => TemplateCatalog.Embedded.LoadFile(path);
