@@ -4,9 +4,6 @@ using ActionKit.Data.Hmdb51;
 using ActionKit.Data.Loading;
 using ActionKit.Data.Synthetic;
 using ActionKit.Engine;
-using ActionKit.Engine.Layers;
-using ActionKit.Engine.Models;
-using ActionKit.Engine.Optimization;
 using ActionKit.Pipeline.Templates;
 using ActionKit.Pipeline.Training;
 
@@ -71,18 +68,7 @@ public static class LoaderBenchmarks
     static double TrainingClipsPerSecond(ModelTemplate template, int classes, int size, int batch)
     {
         using var backend = new CpuBackend();
-        using var model = new X3D(ModelFactory.NetworkConfig(template.Model, classes), backend, seed: 1);
-        using var optimizer = new AdamW(model.Parameters);
-        var loss = new SoftmaxCrossEntropy(backend);
-        using var clips = backend.Allocate(batch, template.Data.ClipLen, size, size, 3);
-        var labels = Enumerable.Range(0, batch).Select(i => i % classes).ToArray();
-        double seconds = Timing.MedianSeconds(() =>
-        {
-            loss.Forward(model.Forward(clips, training: true), labels);
-            model.Parameters.ZeroGradients();
-            model.Backward(loss.Backward());
-            optimizer.Step(1e-4f);
-        }, warmup: 1, minRuns: 3, minSeconds: 3);
-        return batch / seconds;
+        using var step = new TrainingStep(backend, ModelFactory.NetworkConfig(template.Model, classes), batch, template.Data.ClipLen, size);
+        return batch / Timing.MedianSeconds(step.Run, warmup: 1, minRuns: 3, minSeconds: 3);
     }
 }

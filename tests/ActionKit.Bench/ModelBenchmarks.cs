@@ -1,7 +1,5 @@
 using ActionKit.Engine;
-using ActionKit.Engine.Layers;
 using ActionKit.Engine.Models;
-using ActionKit.Engine.Optimization;
 using ActionKit.Kernels.Cpu;
 
 namespace ActionKit.Bench;
@@ -24,21 +22,12 @@ public static class ModelBenchmarks
         using IBackend backend = profiler ?? (IBackend)cpu;
         foreach (int size in sizes)
         {
-            using var model = new X3D(new X3DConfig { NumClasses = 51 }, backend, seed: 1);
-            using var optimizer = new AdamW(model.Parameters, weightDecay: 1e-4f);
-            var loss = new SoftmaxCrossEntropy(backend);
-            using var clips = backend.Allocate(batch, frames, size, size, 3);
-            clips.CopyFrom(Enumerable.Range(0, (int)clips.Length).Select(i => (float)Math.Sin(i * 0.37)).ToArray());
-            var labels = Enumerable.Range(0, batch).Select(i => i % 51).ToArray();
+            using var training = new TrainingStep(backend, new X3DConfig { NumClasses = 51 }, batch, frames, size);
             string shape = $"X3D-XS {frames}x{size}x{size}";
             int steps = 0;
             void Step()
             {
-                loss.Forward(model.Forward(clips, training: true), labels);
-                model.Parameters.ZeroGradients();
-                model.Backward(loss.Backward());
-                GradientClipping.ClipGlobalNorm(model.Parameters, 40);
-                optimizer.Step(1e-4f);
+                training.Run();
                 steps++;
             }
 
@@ -57,8 +46,8 @@ public static class ModelBenchmarks
 
             foreach (int inferenceBatch in new[] { 1, batch })
             {
-                using var view = clips.View(0, inferenceBatch, frames, size, size, 3);
-                double infer = Timing.MedianSeconds(() => model.Forward(view, training: false), warmup: 1, minRuns: 3, minSeconds: 2);
+                using var view = training.Clips.View(0, inferenceBatch, frames, size, size, 3);
+                double infer = Timing.MedianSeconds(() => training.Model.Forward(view, training: false), warmup: 1, minRuns: 3, minSeconds: 2);
                 yield return new BenchmarkRow("x3d", $"{shape} inference, batch {inferenceBatch}", inferenceBatch / infer, "clips/s");
             }
         }

@@ -105,6 +105,26 @@ public sealed class TrainingTests(TinyDataset data) : IClassFixture<TinyDataset>
     }
 
     [Fact]
+    public void EarlyStoppingEndsTheFirstEpochThatIsPatienceEpochsPastTheBest()
+    {
+        using var output = new TempFolder();
+        var template = TinyDataset.Template(epochs: 6, learningRate: 1e-12);
+        template = template with
+        {
+            HyperParameters = template.HyperParameters with { EarlyStopping = true, EarlyStoppingStart = 2, EarlyStoppingPatience = 1 },
+        };
+        var summary = Train(output.Path, template);
+
+        // With a learning rate of 1e-12 the validation accuracy cannot keep rising for six epochs.
+        Assert.True(summary.StoppedEarly);
+        Assert.InRange(summary.Epochs.Count, 2, 5);
+        int Best(int epochs) => summary.Epochs.Take(epochs).MaxBy(e => e.ValTop1)!.Epoch;
+        Assert.Equal(summary.Epochs.Count - 1, Best(summary.Epochs.Count));
+        Assert.All(Enumerable.Range(2, summary.Epochs.Count - 2), epochs => Assert.Equal(epochs, Best(epochs)));
+        Assert.Equal(summary.Epochs.Count, File.ReadAllLines(output.Combine(EpochMetrics.FileName)).Length);
+    }
+
+    [Fact]
     public void ADivergingLossStopsWithAClearMessage()
     {
         using var output = new TempFolder();

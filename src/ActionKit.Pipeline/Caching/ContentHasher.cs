@@ -19,6 +19,9 @@ public sealed class ContentHasher(string stateFolder)
         return Directory.Exists(path) ? HashFolder(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path))) : null;
     }
 
+    /// <summary>The hash of a text's UTF-8 bytes.</summary>
+    public static string HashText(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+
     private static string HashFile(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
@@ -49,7 +52,7 @@ public sealed class ContentHasher(string stateFolder)
         var manifest = new StringBuilder();
         foreach (var file in files)
             manifest.Append(hashes[file.RelativePath]).Append("  ").Append(file.RelativePath).Append('\n');
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(manifest.ToString())));
+        return HashText(manifest.ToString());
     }
 
     private static List<FileStamp> ListFiles(string folder)
@@ -69,7 +72,7 @@ public sealed class ContentHasher(string stateFolder)
     private string CacheFileFor(string folder)
     {
         // One cache per hashed folder, named for humans by the folder's name and made unique by its full path.
-        string pathHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(folder)))[..16];
+        string pathHash = HashText(folder)[..16];
         return Path.Combine(stateFolder, $"{Path.GetFileName(folder)}-{pathHash}.tsv");
     }
 

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 
@@ -77,6 +76,6 @@ public sealed record StageFingerprint
             text.Append("input ").Append(hash).Append(' ').Append(path).Append('\n');
         foreach (var (key, value) in Params.OrderBy(p => p.Key, StringComparer.Ordinal))
             text.Append("param ").Append(key).Append(' ').Append(Canonical(value)).Append('\n');
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+        return ContentHasher.HashText(text.ToString());
     }
 }

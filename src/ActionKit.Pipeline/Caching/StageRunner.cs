@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using ActionKit.Data;
 using ActionKit.Pipeline.Parameters;
 using ActionKit.Pipeline.Stages;
@@ -31,8 +29,8 @@ public sealed class StageRunner(StageGraph graph, PipelineContext context)
             declaration.Upstream.ToDictionary(name => name, name => UpstreamKey(stage.Name, name)),
             declaration.Inputs.ToDictionary(context.DisplayPath, path => hasher.TryHash(path)
                     ?? throw new StageException(stage.Name, $"input {context.DisplayPath(path)} does not exist"))
-                .Concat((declaration.Contents ?? new Dictionary<string, string>()).Select(content => KeyValuePair.Create(
-                    content.Key, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(content.Value))))))
+                .Concat((declaration.Contents ?? new Dictionary<string, string>()).Select(content =>
+                    KeyValuePair.Create(content.Key, ContentHasher.HashText(content.Value))))
                 .ToDictionary(),
             declaration.Params.ToDictionary(key => key, key => ParamsLoader.Select(context.Params, key)));
         string? reason = force ? "forced" : WhyRun(stage.Name, declaration, fingerprint);

@@ -71,7 +71,8 @@ public static class Evaluator
             Workers = workers,
             ReverseTime = reverseTime,
         });
-        return VideoScorer.Score(model.Network, loader, videos.Count, description, progress, cancellationToken);
+        return VideoScorer.Score(model.Network, loader.ReadEpoch(0, cancellationToken), loader.BatchesPerEpoch, videos.Count,
+            description, progress);
     }
 
     // The synthetic dataset's reversed pairs (move_up/move_down, ...) that this model knows both classes of.

@@ -19,14 +19,8 @@ public static class Predictor
         using var backend = Devices.Create(device);
         using var model = TrainedModel.Load(weightsPath, backend);
         var preprocessing = ModelFactory.Preprocessing(model.Template.Data);
-        var batch = ClipLoader.ReadVideo(VideoFrames.Open(videoPath, cancellationToken), preprocessing);
-        using var input = new BatchInput(backend);
-        int classes = model.Network.Config.NumClasses;
-        var probabilities = VideoScorer.Softmax(model.Network.Forward(input.Load(batch), training: false).ToArray(), classes);
-        var mean = new double[classes];
-        for (int row = 0; row < batch.Count; row++)
-            for (int k = 0; k < classes; k++)
-                mean[k] += probabilities[row * classes + k] / batch.Count;
+        var views = ClipLoader.ReadVideo(VideoFrames.Open(videoPath, cancellationToken), preprocessing);
+        var mean = VideoScorer.Score(model.Network, [views], batchCount: 1, videoCount: 1, "predicting", null)[0];
         var names = model.Labels.Names;
         return [.. ClassificationMetrics.Ranking(mean).Take(top).Select(k => new Prediction(names[k], mean[k]))];
     }

@@ -11,16 +11,17 @@ namespace ActionKit.Pipeline.Evaluation;
 /// </summary>
 public static class VideoScorer
 {
-    /// <summary>Probabilities [video][class] for every video the loader reads, in the loader's video order.</summary>
-    public static double[][] Score(X3D network, ClipLoader loader, int videoCount, string description,
-        IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
+    /// <summary>Probabilities [video][class] of videos 0..<paramref name="videoCount"/>-1 from test-mode
+    /// <paramref name="batches"/> (a loader's epoch, or one video's views); progress counts batches of <paramref name="batchCount"/>.</summary>
+    public static double[][] Score(X3D network, IEnumerable<ClipBatch> batches, int batchCount, int videoCount,
+        string description, IProgress<WorkProgress>? progress)
     {
         int classes = network.Config.NumClasses;
         var sums = new double[videoCount][];
         var views = new int[videoCount];
         using var input = new BatchInput(network.Backend);
         int done = 0;
-        foreach (var batch in loader.ReadEpoch(0, cancellationToken))
+        foreach (var batch in batches)
         {
             var probabilities = Softmax(network.Forward(input.Load(batch), training: false).ToArray(), classes);
             for (int row = 0; row < batch.Count; row++)
@@ -31,7 +32,7 @@ public static class VideoScorer
                     sums[video][k] += probabilities[row * classes + k];
                 views[video]++;
             }
-            progress?.Report(new WorkProgress(description, ++done, loader.BatchesPerEpoch));
+            progress?.Report(new WorkProgress(description, ++done, batchCount));
         }
         for (int video = 0; video < videoCount; video++)
         {
@@ -43,8 +44,8 @@ public static class VideoScorer
         return sums;
     }
 
-    /// <summary>Row-wise softmax of logits [rows, classes], in double.</summary>
-    public static double[] Softmax(float[] logits, int classes)
+    // Row-wise softmax of logits [rows, classes], in double.
+    static double[] Softmax(float[] logits, int classes)
     {
         var result = new double[logits.Length];
         for (int row = 0; row < logits.Length / classes; row++)

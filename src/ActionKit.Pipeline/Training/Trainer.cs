@@ -80,8 +80,8 @@ public static class Trainer
         });
         var schedule = Schedule(hp, trainLoader.BatchesPerEpoch);
         var state = run.Resume && File.Exists(lastCheckpoint)
-            ? TrainingState.Load(lastCheckpoint, network, optimizer)
-            : new TrainingState();
+            ? TrainingState.Load(lastCheckpoint, hp, network, optimizer)
+            : new TrainingState(hp, []);
         WriteMetrics(run.OutputFolder, state.History);
 
         var loss = new SoftmaxCrossEntropy(backend, (float)hp.LabelSmoothing);
@@ -112,12 +112,13 @@ public static class Trainer
                     string.Create(CultureInfo.InvariantCulture, $"epoch {epoch + 1}/{hp.Epochs} loss {lossSum / seen:F3} acc {correct / (double)seen:F2} {seen / clock.Elapsed.TotalSeconds:F1} clips/s")));
             }
             double trainSeconds = clock.Elapsed.TotalSeconds;
-            var probabilities = VideoScorer.Score(network, valLoader, run.Val.Count, "validation", null, cancellationToken);
+            var probabilities = VideoScorer.Score(network, valLoader.ReadEpoch(0, cancellationToken), valLoader.BatchesPerEpoch,
+                run.Val.Count, "validation", null);
             var metrics = ClassificationMetrics.Compute(probabilities, [.. run.Val.Select(v => v.Label)],
                 [.. run.Val.Select(v => v.Frames.Count)], run.Labels);
             var epochMetrics = new EpochMetrics(epoch + 1, lossSum / seen, correct / (double)seen, rate, metrics.Top1,
                 metrics.MeanClassAccuracy, seen / trainSeconds, clock.Elapsed.TotalSeconds);
-            state.Record(epochMetrics, hp);
+            state.History.Add(epochMetrics);
             if (state.BestEpoch == epoch + 1)
                 ModelCheckpoint.SaveWeights(Path.Combine(models, TrainedModel.WeightsFileName), network);
             File.AppendAllText(Path.Combine(run.OutputFolder, EpochMetrics.FileName), epochMetrics.ToJsonLine() + "\n");
@@ -175,53 +176,39 @@ public static class Trainer
     }
 
     /// <summary>
-    /// Where a run stands after an epoch: the metrics so far, the best epoch, early-stopping status, and the dropout
-    /// stream. Saved in last.ckpt with the weights and optimizer, so a resumed run ends with the same weights.
-    /// The loader needs no state: each epoch's shuffle and augmentation derive from (seed, epoch, video).
+    /// Where a run stands after an epoch: the metrics so far (the best epoch and early stopping follow from them)
+    /// and the dropout stream. Saved in last.ckpt with the weights and optimizer, so a resumed run ends with the same
+    /// weights. The loader needs no state: each epoch's shuffle and augmentation derive from (seed, epoch, video).
     /// </summary>
-    sealed class TrainingState
+    sealed class TrainingState(HyperParameters hp, List<EpochMetrics> history)
     {
-        const string HistoryKey = "history", DropoutKey = "dropout_state", StoppedKey = "stopped_early";
+        const string HistoryKey = "history", DropoutKey = "dropout_state";
 
-        public List<EpochMetrics> History { get; private init; } = [];
-        public double BestValTop1 { get; private set; } = -1;
-        public int BestEpoch { get; private set; }
-        public bool StoppedEarly { get; private set; }
+        public List<EpochMetrics> History { get; } = history;
 
-        public void Record(EpochMetrics metrics, HyperParameters hp)
-        {
-            History.Add(metrics);
-            if (metrics.ValTop1 > BestValTop1)
-            {
-                BestValTop1 = metrics.ValTop1;
-                BestEpoch = metrics.Epoch;
-            }
-            StoppedEarly = hp.EarlyStopping && metrics.Epoch >= hp.EarlyStoppingStart
-                && metrics.Epoch - BestEpoch >= hp.EarlyStoppingPatience;
-        }
+        // The first epoch with the highest val top-1.
+        EpochMetrics? Best => History.MaxBy(epoch => epoch.ValTop1);
+
+        public double BestValTop1 => Best?.ValTop1 ?? -1;
+        public int BestEpoch => Best?.Epoch ?? 0;
+
+        public bool StoppedEarly => hp.EarlyStopping && History.Count > 0 && History[^1].Epoch >= hp.EarlyStoppingStart
+            && History[^1].Epoch - BestEpoch >= hp.EarlyStoppingPatience;
 
         public void Save(string path, X3D network, IOptimizer optimizer) =>
             ModelCheckpoint.SaveTrainingState(path, network, optimizer, new Dictionary<string, string>
             {
                 [HistoryKey] = JsonSerializer.Serialize(History, EpochMetrics.Json),
                 [DropoutKey] = network.DropoutRandom.State.ToString(CultureInfo.InvariantCulture),
-                [StoppedKey] = StoppedEarly ? "true" : "false",
             });
 
-        public static TrainingState Load(string path, X3D network, IOptimizer optimizer)
+        public static TrainingState Load(string path, HyperParameters hp, X3D network, IOptimizer optimizer)
         {
             var metadata = ModelCheckpoint.LoadTrainingState(path, network, optimizer);
             if (!metadata.TryGetValue(HistoryKey, out var history) || !metadata.TryGetValue(DropoutKey, out var dropout))
                 throw new CheckpointFormatException(path, "not a training checkpoint (no history or dropout state).");
-            var state = new TrainingState
-            {
-                History = JsonSerializer.Deserialize<List<EpochMetrics>>(history, EpochMetrics.Json) ?? [],
-                StoppedEarly = metadata.GetValueOrDefault(StoppedKey) == "true",
-            };
-            foreach (var epoch in state.History.Where(e => e.ValTop1 > state.BestValTop1))
-                (state.BestValTop1, state.BestEpoch) = (epoch.ValTop1, epoch.Epoch);
             network.DropoutRandom.State = ulong.Parse(dropout, CultureInfo.InvariantCulture);
-            return state;
+            return new TrainingState(hp, JsonSerializer.Deserialize<List<EpochMetrics>>(history, EpochMetrics.Json) ?? []);
         }
     }
 }
