@@ -1,0 +1,77 @@
+using ActionKit.Export.Graph;
+using ActionKit.Export.Quantization;
+using ActionKit.Export.Runtime;
+
+namespace ActionKit.Export.Tests;
+
+public class QuantizerTests
+{
+    static List<CalibrationBatch> Batches(int count, int seed)
+    {
+        var random = new Random(seed);
+        return [.. Enumerable.Range(0, count).Select(_ =>
+            new CalibrationBatch([.. Enumerable.Range(0, 2 * 3 * 4 * 9 * 9).Select(_ => (float)random.Next(256))], 2))];
+    }
+
+    [Fact]
+    public void EveryLayerGetsQuantizedWeightsAndInputsWithTheRangesThePresetPrescribes()
+    {
+        var graph = SampleGraphs.TinyX3D();
+        var result = PostTrainingQuantizer.Quantize(graph, Batches(3, 1));
+        var quantizedNodes = result.Graph.Nodes.OfType<FakeQuantizeNode>().ToList();
+        int layers = graph.Nodes.Count(node => node is ConvNode or LinearNode);
+        Assert.Equal(layers, result.Layers.Count);
+        Assert.Equal(layers, quantizedNodes.Count(node => node.Levels == 255));
+        foreach (var layer in result.Graph.Nodes.OfType<ConvNode>())
+            Assert.EndsWith(".fq", layer.Input, StringComparison.Ordinal);
+        // "stem" follows a ReLU: unsigned; "normalized" (pixels · scale + shift) can be negative: signed, 128/127 below.
+        var stem = result.Layers.First(layer => layer.Input == "stem");
+        Assert.Equal(0f, stem.InputLow);
+        var first = result.Layers.First(layer => layer.Input == "normalized");
+        Assert.Equal(-first.InputHigh * 128 / 127, first.InputLow, 5);
+        // Two layers read "stem": one FakeQuantize serves both.
+        Assert.Single(quantizedNodes, node => node.Input == "stem");
+    }
+
+    [Fact]
+    public void TheQuantizedGraphStaysCloseToTheFloatOneAndBiasCorrectionReducesTheMeanError()
+    {
+        var graph = SampleGraphs.TinyX3D(seed: 4);
+        var calibration = Batches(6, 2);
+        var corrected = new GraphExecutor(PostTrainingQuantizer.Quantize(graph, calibration).Graph);
+        var uncorrected = new GraphExecutor(PostTrainingQuantizer.Quantize(graph, calibration, fastBiasCorrection: false).Graph);
+        var reference = new GraphExecutor(graph);
+        double correctedBias = 0, uncorrectedBias = 0, worst = 0, scale = 0;
+        int outputs = 0;
+        foreach (var batch in calibration)
+        {
+            var expected = reference.Run(batch.Input, batch.Batch);
+            var withCorrection = corrected.Run(batch.Input, batch.Batch);
+            var without = uncorrected.Run(batch.Input, batch.Batch);
+            for (int i = 0; i < expected.Length; i++, outputs++)
+            {
+                correctedBias += withCorrection[i] - expected[i];
+                uncorrectedBias += without[i] - expected[i];
+                worst = Math.Max(worst, Math.Abs(withCorrection[i] - expected[i]));
+                scale = Math.Max(scale, Math.Abs(expected[i]));
+            }
+        }
+        Assert.True(worst < 0.1 * scale, $"worst logit error {worst} against logits up to {scale}");
+        Assert.True(Math.Abs(correctedBias) < Math.Abs(uncorrectedBias),
+            $"mean logit error with bias correction {correctedBias / outputs}, without {uncorrectedBias / outputs}");
+    }
+
+    [Fact]
+    public void FakeQuantizeRoundsToTheGridAndClampsToTheRange()
+    {
+        Assert.Equal(1.02f, GraphExecutor.FakeQuantize(1.024f, 0, 2.55f, 256), 5);
+        Assert.Equal(2.55f, GraphExecutor.FakeQuantize(9f, 0, 2.55f, 256), 5);
+        Assert.Equal(0f, GraphExecutor.FakeQuantize(-1f, 0, 2.55f, 256));
+        Assert.Equal(-1.28f, GraphExecutor.FakeQuantize(-5f, -1.28f, 1.27f, 256), 5);
+        Assert.Equal(-0.51f, GraphExecutor.FakeQuantize(-0.514f, -1.27f, 1.27f, 255), 5);
+    }
+
+    [Fact]
+    public void NoCalibrationDataIsAClearError() =>
+        Assert.Contains("calibration", Assert.Throws<ArgumentException>(() => PostTrainingQuantizer.Quantize(SampleGraphs.TinyX3D(), [])).Message);
+}
