@@ -109,16 +109,22 @@ public sealed class OnnxTests(ITestOutputHelper output) : IDisposable
         AssertClose(Conv(x, shape, weight, bias.Data, strides, pads, groups: 2), RunOrt(graph, x, shape));
     }
 
-    [Fact]
-    public void AQuantizedWeightConvMatchesTheFakeQuantizedWeights()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void AQuantizedWeightConvMatchesTheFakeQuantizedWeights(bool perChannel)
     {
         var random = new Random(6);
         var weight = new GraphConstant("w", [6, 2, 1, 3, 3], Values(random, 6 * 2 * 9));
-        var high = Enumerable.Range(0, 6).Select(o => weight.Data.Skip(o * 18).Take(18).Max(MathF.Abs)).ToArray();
+        var high = perChannel
+            ? Enumerable.Range(0, 6).Select(o => weight.Data.Skip(o * 18).Take(18).Max(MathF.Abs)).ToArray()
+            : [0.8f * weight.Data.Max(MathF.Abs)];
+        int[] rangeShape = perChannel ? [6, 1, 1, 1, 1] : [1];
         var graph = new ModelGraph("qconv", new GraphInput("x", [-1, 4, 3, 5, 5]), "y",
             [new FakeQuantizeNode("fq", "wq", "w", "low", "high", 255), new ConvNode("conv", "y", "x", "wq", null, [1, 2, 2], [0, 1, 1], 2)],
-            [weight, new GraphConstant("low", [6, 1, 1, 1, 1], [.. high.Select(h => -h)]), new GraphConstant("high", [6, 1, 1, 1, 1], high)]);
-        var fakeQuantized = weight with { Data = [.. weight.Data.Select((w, i) => FakeQuantize(w, -high[i / 18], high[i / 18], 255))] };
+            [weight, new GraphConstant("low", rangeShape, [.. high.Select(h => -h)]), new GraphConstant("high", (int[])rangeShape.Clone(), high)]);
+        float High(int i) => high[perChannel ? i / 18 : 0];
+        var fakeQuantized = weight with { Data = [.. weight.Data.Select((w, i) => FakeQuantize(w, -High(i), High(i), 255))] };
         int[] shape = [1, 4, 3, 5, 5];
         var x = Values(random, 4 * 3 * 5 * 5);
 
