@@ -26,6 +26,7 @@ public static class OnnxWriter
     static ModelProto ToModel(ModelGraph graph)
     {
         var onnx = new GraphProto { Name = graph.Name };
+        // A weight read only by its FakeQuantize is written once, as int8, not also as float.
         var readAsFloat = graph.Nodes.Where(node => node is not FakeQuantizeNode).SelectMany(node => node.Inputs).ToHashSet();
         foreach (var constant in graph.Constants.Where(constant => readAsFloat.Contains(constant.Name)))
             onnx.Initializer.Add(FloatTensor(constant.Name, constant.Shape.Select(d => (long)d), constant.Data));
@@ -46,12 +47,11 @@ public static class OnnxWriter
         switch (node)
         {
             case ConvNode conv:
-                int spatial = conv.Pads.Length;
                 onnx.Node.Add(Node("Conv", conv.Name, conv.Inputs, conv.Output,
                     Ints("kernel_shape", ConstantBehind(graph, conv.Weight).Shape[2..]),
                     Ints("strides", conv.Strides),
                     Ints("pads", [.. conv.Pads, .. conv.Pads]),
-                    Ints("dilations", Enumerable.Repeat(1, spatial)),
+                    Ints("dilations", Enumerable.Repeat(1, conv.Pads.Length)),
                     Int("group", conv.Groups)));
                 break;
             case AddNode or MulNode or GlobalAveragePoolNode or UnaryNode { Function: UnaryOp.Relu or UnaryOp.Sigmoid }:
