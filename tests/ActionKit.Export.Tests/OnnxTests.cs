@@ -254,6 +254,21 @@ public sealed class OnnxTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("com.microsoft:QLinearConv", ops);
     }
 
+    [Theory]
+    [InlineData(false, 1e-4)]
+    [InlineData(true, 2e-2)]
+    public void ActionKitsExecutorAndOnnxRuntimeAgreeOnTinyX3D(bool quantized, double tolerance)
+    {
+        var graph = SampleGraphs.TinyX3D(seed: 7, quantized: quantized);
+        var random = new Random(3);
+        var input = Enumerable.Range(0, 3 * 3 * 4 * 9 * 9).Select(_ => (float)random.Next(256)).ToArray();
+        var expected = new ActionKit.Export.Runtime.GraphExecutor(graph).Run(input, batch: 3);
+        var actual = RunOrt(graph, input, [3, 1, 3, 4, 9, 9]);
+        double scale = expected.Max(Math.Abs), worst = expected.Select((e, i) => Math.Abs(actual[i] - e)).Max();
+        // Quantized: ORT's int8 kernels requantize in their own order, so an activation may land one level apart.
+        Assert.True(worst <= tolerance * scale, $"worst |executor - ORT| {worst:g3} against logits up to {scale:g3}");
+    }
+
     string Save(ModelGraph graph)
     {
         string path = Path.Combine(directory, graph.Name + ".onnx");
