@@ -76,9 +76,9 @@ public static class ShapeInference
         for (int axis = 0; axis < 3; axis++)
         {
             int size = input[axis + 2];
-            output[axis + 2] = size < 0 ? -1 : (size + 2 * conv.Pads[axis] - weight[axis + 2]) / conv.Strides[axis] + 1;
             if (size >= 0 && size + 2 * conv.Pads[axis] < weight[axis + 2])
                 throw new ShapeMismatch($"kernel {Format(weight[2..])} is larger than the padded input {Format(input)}");
+            output[axis + 2] = size < 0 ? -1 : (size + 2 * conv.Pads[axis] - weight[axis + 2]) / conv.Strides[axis] + 1;
         }
         return output;
     }

@@ -181,7 +181,7 @@ public static class IrReader
             var bias = Source(add, 1);
             int rank = product.Type == "MatMul" ? 2 : 5;
             return bias.Type == "Const" && consts[bias.Id].Shape is var shape && shape.Length == rank
-                && !shape.Where((dim, axis) => axis != 1 && dim != 1).Any() ? add : null;
+                && shape.Where((_, axis) => axis != 1).All(dim => dim == 1) ? add : null;
         }
 
         IrLayer? FoldedProduct(IrLayer add) =>

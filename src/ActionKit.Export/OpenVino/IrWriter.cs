@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
@@ -58,7 +59,7 @@ public static class IrWriter
             shapes = ShapeInference.Infer(graph);
             var input = graph.Input;
             values[input.Name] = Layer(input.Name, "Parameter",
-                [new("shape", string.Join(",", input.Shape.Select(dim => dim < 0 ? "?" : IrOps.List([dim])))), new("element_type", IrOps.Float)],
+                [new("shape", string.Join(",", input.Shape.Select(dim => dim < 0 ? "?" : dim.ToString(CultureInfo.InvariantCulture)))), new("element_type", IrOps.Float)],
                 [], input.Shape, input.Name);
             foreach (var node in graph.Nodes)
                 values[node.Output] = Node(node, shapes[node.Output]);
