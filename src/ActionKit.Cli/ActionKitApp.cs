@@ -1,5 +1,6 @@
 using ActionKit.Data;
 using ActionKit.Engine.Checkpoints;
+using ActionKit.Export.OpenVino;
 using ActionKit.Pipeline;
 using ActionKit.Pipeline.Parameters;
 using ActionKit.Pipeline.Templates;
@@ -58,7 +59,7 @@ public static class ExitCodes
     {
         CommandParseException or CommandRuntimeException => Usage,
         ParamsException or TemplateException or NotSupportedException => Configuration,
-        TrainingException or CheckpointFormatException => Model,
+        TrainingException or CheckpointFormatException or IrFormatException or InvalidDataException => Model,
         DatasetFormatException => Dataset,
         StageException => Stage,
         MissingToolException => MissingTool,

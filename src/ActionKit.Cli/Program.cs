@@ -31,6 +31,8 @@ public partial class Program
         config.AddCommand<BuildCommand>("build").WithDescription("Write the workspace: template.yaml (the template in force) and data.yaml.");
         config.AddCommand<TrainCommand>("train").WithDescription("Train the workspace's model: models/weights.safetensors, label_schema.json, last.ckpt, metrics.jsonl, curves.png.");
         config.AddCommand<EvalCommand>("eval").WithDescription("Evaluate weights on a CVAT test root: performance.json (frame-wise Accuracy, video-wise metrics), confusion.png.");
+        config.AddCommand<ExportCommand>("export").WithDescription("Export the trained weights to ONNX (model.onnx) and OpenVINO IR (openvino.xml + .bin), checked and evaluated.");
+        config.AddCommand<OptimizeCommand>("optimize").WithDescription("Quantize the exported model to INT8 (model.int8.onnx with QDQ, openvino.xml with FakeQuantize), evaluated.");
         config.AddCommand<PredictCommand>("predict").WithDescription("Print the top-5 classes of one video file or frames folder.");
     }
 }

@@ -42,6 +42,8 @@ public sealed record PerformanceReport
     public required ConfusionReport Confusion { get; init; }
     public required PreprocessingReport Preprocessing { get; init; }
     public TimeReversalReport? TimeReversal { get; init; }
+    /// <summary>What ran the model: the engine, ONNX Runtime or ActionKit's IR executor.</summary>
+    public string Runtime { get; init; } = "";
     public string Weights { get; init; } = "";
     public string TestDataRoot { get; init; } = "";
 

@@ -1,6 +1,4 @@
 using ActionKit.Data.Loading;
-using ActionKit.Engine;
-using ActionKit.Pipeline.Training;
 
 namespace ActionKit.Pipeline.Evaluation;
 
@@ -16,12 +14,10 @@ public static class Predictor
     public static IReadOnlyList<Prediction> Predict(string weightsPath, string videoPath, string device = "auto", int top = 5,
         CancellationToken cancellationToken = default)
     {
-        using var backend = Devices.Create(device);
-        using var model = TrainedModel.Load(weightsPath, backend);
-        var preprocessing = ModelFactory.Preprocessing(model.Template.Data);
-        var views = ClipLoader.ReadVideo(VideoFrames.Open(videoPath, cancellationToken), preprocessing);
-        var mean = VideoScorer.Score(model.Network, [views], batchCount: 1, videoCount: 1, "predicting", null)[0];
+        using var model = VideoClassifier.Open(weightsPath, device);
+        var views = ClipLoader.ReadVideo(VideoFrames.Open(videoPath, cancellationToken), model.Preprocessing());
         var names = model.Labels.Names;
+        var mean = VideoScorer.Score(model.Logits, names.Count, [views], batchCount: 1, videoCount: 1, "predicting", null)[0];
         return [.. ClassificationMetrics.Ranking(mean).Take(top).Select(k => new Prediction(names[k], mean[k]))];
     }
 }

@@ -1,7 +1,6 @@
 using ActionKit.Data;
 using ActionKit.Data.Loading;
 using ActionKit.Engine;
-using ActionKit.Engine.Models;
 
 namespace ActionKit.Pipeline.Evaluation;
 
@@ -12,18 +11,17 @@ namespace ActionKit.Pipeline.Evaluation;
 public static class VideoScorer
 {
     /// <summary>Probabilities [video][class] of videos 0..<paramref name="videoCount"/>-1 from test-mode
-    /// <paramref name="batches"/> (a loader's epoch, or one video's views); progress counts batches of <paramref name="batchCount"/>.</summary>
-    public static double[][] Score(X3D network, IEnumerable<ClipBatch> batches, int batchCount, int videoCount,
-        string description, IProgress<WorkProgress>? progress)
+    /// <paramref name="batches"/> (a loader's epoch, or one video's views) scored by <paramref name="logits"/> (a batch's
+    /// logits [rows, classes]); progress counts batches of <paramref name="batchCount"/>.</summary>
+    public static double[][] Score(Func<ClipBatch, float[]> logits, int classes, IEnumerable<ClipBatch> batches, int batchCount,
+        int videoCount, string description, IProgress<WorkProgress>? progress)
     {
-        int classes = network.Config.NumClasses;
         var sums = new double[videoCount][];
         var views = new int[videoCount];
-        using var input = new BatchInput(network.Backend);
         int done = 0;
         foreach (var batch in batches)
         {
-            var probabilities = Softmax(network.Forward(input.Load(batch), training: false).ToArray(), classes);
+            var probabilities = Softmax(logits(batch), classes);
             for (int row = 0; row < batch.Count; row++)
             {
                 int video = batch.VideoIndices[row];

@@ -16,6 +16,7 @@ public sealed record PipelineParams
 
     public TrainParams Train { get; init; } = new();
     public EvalParams Eval { get; init; } = new();
+    public OptimizeParams Optimize { get; init; } = new();
     public DeviceChoice Device { get; init; } = DeviceChoice.Auto;
 }
 
@@ -46,6 +47,18 @@ public sealed record EvalParams
 
     /// <summary>1 (centre crop) or 3 (three crops along the long side).</summary>
     public int Crops { get; init; } = 1;
+}
+
+/// <summary>Post-training INT8 quantization (POT DefaultQuantization, preset performance).</summary>
+public sealed record OptimizeParams
+{
+    /// <summary>Calibration videos, drawn shuffled from the training root (OTX: min(300, dataset size)).</summary>
+    public int SubsetSize { get; init; } = 300;
+
+    /// <summary>The shuffle's seed, so the calibration subset and the INT8 model are reproducible.</summary>
+    public int Seed { get; init; }
+
+    public bool FastBiasCorrection { get; init; } = true;
 }
 
 /// <summary>Where to compute: the first CUDA GPU when there is one (auto), or a fixed choice.</summary>

@@ -8,7 +8,8 @@ public sealed class StageGraph
         Stages = [.. stages];
     }
 
-    public static StageGraph Default { get; } = new([new SynthStage(), new ConvertStage(), new BuildStage(), new TrainStage(), new EvalStage()]);
+    public static StageGraph Default { get; } = new([new SynthStage(), new ConvertStage(), new BuildStage(), new TrainStage(), new EvalStage(),
+        new ExportStage(), new OptimizeStage()]);
 
     public IReadOnlyList<IStage> Stages { get; }
 

@@ -112,8 +112,8 @@ public static class Trainer
                     string.Create(CultureInfo.InvariantCulture, $"epoch {epoch + 1}/{hp.Epochs} loss {lossSum / seen:F3} acc {correct / (double)seen:F2} {seen / clock.Elapsed.TotalSeconds:F1} clips/s")));
             }
             double trainSeconds = clock.Elapsed.TotalSeconds;
-            var probabilities = VideoScorer.Score(network, valLoader.ReadEpoch(0, cancellationToken), valLoader.BatchesPerEpoch,
-                run.Val.Count, "validation", null);
+            var probabilities = VideoScorer.Score(batch => network.Forward(input.Load(batch), training: false).ToArray(),
+                network.Config.NumClasses, valLoader.ReadEpoch(0, cancellationToken), valLoader.BatchesPerEpoch, run.Val.Count, "validation", null);
             var metrics = ClassificationMetrics.Compute(probabilities, [.. run.Val.Select(v => v.Label)],
                 [.. run.Val.Select(v => v.Frames.Count)], run.Labels);
             var epochMetrics = new EpochMetrics(epoch + 1, lossSum / seen, correct / (double)seen, rate, metrics.Top1,
