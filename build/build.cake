@@ -2,7 +2,7 @@
 // Tasks are thin: each stage task is one `actionkit <verb>` call; the logic and the stage cache live in
 // ActionKit.Pipeline (see README.md, "Caching"). Options the script does not know fail with the list of valid ones.
 
-var target = Argument("target", "Eval");
+var target = Argument("target", "Optimize");
 var configuration = Argument("configuration", "Release");
 
 // Pipeline options, forwarded as given to every stage verb (they are `actionkit build`'s options). An option that
@@ -22,13 +22,13 @@ var pipelineOptions = new (string Name, string Value, string Help)[]
     ("lr", "RATE", "learning rate [the template's]"),
     ("resume", "", "Train continues an interrupted run of the same key from its last epoch"),
     ("workers", "N", "loader threads [the cores, at most 4]"),
-    ("clips", "N", "Eval: clips per video, scores averaged [the template's]"),
-    ("crops", "1|3", "Eval: centre crop or three crops per clip [1]"),
+    ("clips", "N", "Eval, Export, Optimize: clips per video, scores averaged [the template's]"),
+    ("crops", "1|3", "Eval, Export, Optimize: centre crop or three crops per clip [1]"),
     ("force", "", "run the stages even when they are up to date"),
 };
 var scriptOptions = new (string Name, string Value, string Help)[]
 {
-    ("target", "TASK", "the task to run [Eval]"),
+    ("target", "TASK", "the task to run [Optimize, the whole pipeline]"),
     ("configuration", "NAME", "build configuration [Release]"),
 };
 
@@ -66,6 +66,16 @@ Task("Eval")
     .Description("Evaluate the trained model on the test root (performance.json, confusion.png).")
     .IsDependentOn("Train")
     .Does(() => Actionkit("eval"));
+
+Task("Export")
+    .Description("Export the trained model to ONNX and OpenVINO IR, checked and evaluated (exported/).")
+    .IsDependentOn("Eval")
+    .Does(() => Actionkit("export"));
+
+Task("Optimize")
+    .Description("Quantize the exported model to INT8 (QDQ ONNX, FakeQuantize IR), evaluated (optimized/).")
+    .IsDependentOn("Export")
+    .Does(() => Actionkit("optimize"));
 
 Task("Test")
     .Description("Run every test project in Release; TRX results in artifacts/test-results.")
