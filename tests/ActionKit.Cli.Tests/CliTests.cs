@@ -81,6 +81,35 @@ public sealed partial class CliTests : IDisposable
     }
 
     [Fact]
+    public void Export_before_train_says_which_stage_to_run_first()
+    {
+        var (exitCode, output) = CliRunner.Run("export", "--root", root.Path);
+        Assert.Equal(ExitCodes.Stage, exitCode);
+        Assert.Contains("export: upstream stage train has not run", output);
+    }
+
+    [Fact]
+    public void Optimizing_a_broken_or_missing_ir_is_a_model_error_naming_the_file()
+    {
+        string folder = Directory.CreateDirectory(Path.Combine(root.Path, "exported")).FullName;
+        Pipeline.Training.LabelSchema.FromNames(["wave", "clap"]).Save(Path.Combine(folder, "label_schema.json"));
+        Pipeline.Workspace.WorkspaceTemplate.Save(Pipeline.Templates.TemplateCatalog.Embedded.Find("X3D-CPU"), Path.Combine(folder, "template.yaml"));
+        string xml = root.Write("exported/openvino.xml", "<net name=\"x3d\" version=\"11\"><layers>");
+        root.Write("exported/openvino.bin", "");
+        string[] roots = ["--train-data-roots", root.Path, "--test-data-roots", root.Path, "--save-model-to", Path.Combine(root.Path, "int8")];
+
+        var (exitCode, output) = CliRunner.Run(["optimize", "--root", root.Path, "--load-weights", xml, .. roots]);
+        Assert.Equal(ExitCodes.Model, exitCode);
+        Assert.True(output.Trim().StartsWith(xml, StringComparison.Ordinal), output);
+        Assert.DoesNotContain("   at ", output);
+
+        (exitCode, output) = CliRunner.Run(["optimize", "--root", root.Path, "--load-weights", Path.Combine(folder, "missing.xml"), .. roots]);
+        Assert.Equal(ExitCodes.Model, exitCode);
+        Assert.Contains("missing.xml: model file not found", output);
+        Assert.False(Directory.Exists(Path.Combine(root.Path, "int8")));
+    }
+
+    [Fact]
     public void Synth_is_skipped_for_a_real_dataset()
     {
         var (exitCode, output) = CliRunner.Run("synth", "--root", root.Path, "--data", "/datasets/hmdb51");

@@ -86,5 +86,8 @@ public sealed class X3DExportTests
         Assert.DoesNotContain(graph.Constants, constant => constant.Name.Contains("running", StringComparison.Ordinal));
         Assert.Equal("a\nb\nc", graph.Metadata["labels"]);
         Assert.Equal(2, graph.Nodes.OfType<ConvNode>().Count(conv => conv.Name.EndsWith(".se.fc1", StringComparison.Ordinal)));
+        // Node and constant names become OpenVINO layer names: no two alike.
+        var names = graph.Nodes.Select(node => node.Name).Concat(graph.Constants.Select(constant => constant.Name)).ToList();
+        Assert.Equal(names.Count, names.Distinct().Count());
     }
 }

@@ -11,7 +11,7 @@ namespace ActionKit.Cli.Commands;
 public sealed class EvalSettings : PipelineSettings
 {
     [CommandOption("--load-weights <FILE>")]
-    [Description("Weights to evaluate (with label_schema.json and template.yaml beside them). Given: runs outside the stage cache.")]
+    [Description("Model to evaluate: weights.safetensors, model.onnx or openvino.xml (with label_schema.json and template.yaml beside it). Given: runs outside the stage cache.")]
     public string? LoadWeights { get; init; }
 
     [CommandOption("--test-data-roots <DIR>")]

@@ -13,7 +13,7 @@ public sealed class PredictSettings : CommandSettings
     public string Video { get; init; } = "";
 
     [CommandOption("--load-weights <FILE>")]
-    [Description("Weights (with label_schema.json and template.yaml beside them). Default: workspace/models/weights.safetensors.")]
+    [Description("weights.safetensors, model.onnx or openvino.xml (with label_schema.json and template.yaml beside it). Default: workspace/models/weights.safetensors.")]
     public string LoadWeights { get; init; } = Path.Combine("workspace", "models", "weights.safetensors");
 
     [CommandOption("--device <DEVICE>")]

@@ -55,10 +55,10 @@ public sealed class X3DGraphBuilder
         nodes.Add(new ReshapeNode("data.reshape", "clips", "data", [-1, 3, frames, size, size]));
         var scale = preprocessing.Std.Select(std => 1 / std).ToArray();
         var shift = preprocessing.Mean.Select((mean, c) => -mean * scale[c]).ToArray();
-        nodes.Add(new MulNode("normalize.scale", "clips.scaled", "clips", Add("normalize.scale", [1, 3, 1, 1, 1], scale)));
+        nodes.Add(new MulNode("normalize.multiply", "clips.scaled", "clips", Add("normalize.scale", [1, 3, 1, 1, 1], scale)));
         if (shift.All(value => value == 0))
             return "clips.scaled";
-        nodes.Add(new AddNode("normalize.shift", "clips.normalized", "clips.scaled", Add("normalize.shift", [1, 3, 1, 1, 1], shift)));
+        nodes.Add(new AddNode("normalize.add", "clips.normalized", "clips.scaled", Add("normalize.shift", [1, 3, 1, 1, 1], shift)));
         return "clips.normalized";
     }
 
