@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using ActionKit.Data;
 using ActionKit.Pipeline;
 using ActionKit.Pipeline.Evaluation;
 using ActionKit.Pipeline.Export;
@@ -32,12 +33,23 @@ public sealed class ExportSettings : PipelineSettings
 }
 
 /// <summary>
-/// <c>actionkit export</c>: like <c>otx export</c>. Runs the cached Export stage, or with --load-weights / --save-model-to
-/// exports the given weights to model.onnx and openvino.xml + .bin, checks them against the engine and evaluates them.
+/// A verb that writes models: it runs its cached stage, or by hand (any of the reference's options given) writes the
+/// models of --load-weights into --save-model-to and evaluates them; either way it prints each model's scores.
 /// </summary>
-public sealed class ExportCommand(IAnsiConsole console) : StageCommand<ExportSettings>(console)
+public abstract class ModelWritingCommand(IAnsiConsole console) : StageCommand<ExportSettings>(console)
 {
-    protected override string StageName => "export";
+    /// <summary>The workspace folder the stage writes (exported, optimized).</summary>
+    protected abstract string Folder { get; }
+
+    /// <summary>The model the stage reads, relative to the workspace.</summary>
+    protected abstract string DefaultModel { get; }
+
+    /// <summary>The model files written, in the order they are reported.</summary>
+    protected abstract IReadOnlyList<string> Files { get; }
+
+    /// <summary>Writes the models of <paramref name="model"/> into <paramref name="folder"/>.</summary>
+    protected abstract void Write(PipelineContext context, string model, string folder, ModelRoots roots, IProgress<WorkProgress> progress,
+        CancellationToken cancellationToken);
 
     public override int Execute(CommandContext commandContext, ExportSettings settings, CancellationToken cancellationToken)
     {
@@ -45,68 +57,67 @@ public sealed class ExportCommand(IAnsiConsole console) : StageCommand<ExportSet
             return base.Execute(commandContext, settings, cancellationToken);
         var context = settings.CreateContext();
         var roots = new ModelRoots(context, settings);
-        string folder = context.FullPath(settings.SaveModelTo ?? Path.Combine(context.Workspace, ExportStage.Folder));
-        string weights = context.FullPath(settings.LoadWeights ?? Path.Combine(context.Workspace, "models", "weights.safetensors"));
+        string folder = context.FullPath(settings.SaveModelTo ?? Path.Combine(context.Workspace, Folder));
+        string model = context.FullPath(settings.LoadWeights ?? Path.Combine(context.Workspace, DefaultModel));
         ProgressDisplay.Run(Console, progress =>
         {
-            var report = ModelExporter.Export(weights, folder, roots.Test, context.Workers, cancellationToken);
-            ExportStage.EvaluateModels(context, folder, folder, [report.Onnx, report.OpenVino], roots.Test, progress, cancellationToken);
+            Write(context, model, folder, roots, progress, cancellationToken);
+            ExportStage.EvaluateModels(context, folder, folder, Files, roots.Test, progress, cancellationToken);
         });
-        PrintModels(Console, context, folder, [ModelExporter.OnnxFileName, ModelExporter.IrFileName]);
+        PrintModels(context, folder);
         return 0;
     }
 
-    protected override void Summarize(PipelineContext context) =>
-        PrintModels(Console, context, Path.Combine(context.Workspace, ExportStage.Folder), [ModelExporter.OnnxFileName, ModelExporter.IrFileName]);
+    protected override void Summarize(PipelineContext context) => PrintModels(context, Path.Combine(context.Workspace, Folder));
 
     /// <summary>Each model's file, runtime and scores, from the reports beside it.</summary>
-    internal static void PrintModels(IAnsiConsole console, PipelineContext context, string folder, IReadOnlyList<string> files)
+    void PrintModels(PipelineContext context, string folder)
     {
+        var reports = Files.Select(file => (file, report: PerformanceReport.Load(Path.Combine(folder, ExportStage.ReportFileName(file))))).ToList();
         var table = new Table().AddColumns("model", "runtime", "Accuracy (frame-wise)", "video top-1", "mean class");
-        foreach (var file in files)
-        {
-            var report = PerformanceReport.Load(Path.Combine(folder, ExportStage.ReportFileName(file)));
+        foreach (var (file, report) in reports)
             table.AddRow(Markup.Escape(context.DisplayPath(Path.Combine(folder, file))), Markup.Escape(report.Runtime),
                 $"{report.Accuracy:F4}", $"{report.VideoTop1:F4}", $"{report.MeanClassAccuracy:F4}");
-        }
-        console.Write(table);
-        foreach (var file in files)
-            console.MarkupLineInterpolated($"Performance(score: {PerformanceReport.Load(Path.Combine(folder, ExportStage.ReportFileName(file))).Accuracy:F4}) {file}");
+        Console.Write(table);
+        foreach (var (file, report) in reports)
+            Console.MarkupLineInterpolated($"Performance(score: {report.Accuracy:F4}) {file}");
     }
 }
 
 /// <summary>
-/// <c>actionkit optimize</c>: like <c>otx optimize</c>. Runs the cached Optimize stage, or with --load-weights
-/// (an exported openvino.xml) / --save-model-to quantizes as asked: model.int8.onnx (QDQ) and openvino.xml (FakeQuantize).
+/// <c>actionkit export</c>: like <c>otx export</c>. Runs the cached Export stage, or by hand exports --load-weights to
+/// model.onnx and openvino.xml + .bin in --save-model-to, checks them against the engine and evaluates them.
 /// </summary>
-public sealed class OptimizeCommand(IAnsiConsole console) : StageCommand<ExportSettings>(console)
+public sealed class ExportCommand(IAnsiConsole console) : ModelWritingCommand(console)
+{
+    protected override string StageName => "export";
+    protected override string Folder => ExportStage.Folder;
+    protected override string DefaultModel => Path.Combine("models", "weights.safetensors");
+    protected override IReadOnlyList<string> Files => [ModelExporter.OnnxFileName, ModelExporter.IrFileName];
+
+    protected override void Write(PipelineContext context, string model, string folder, ModelRoots roots, IProgress<WorkProgress> progress,
+        CancellationToken cancellationToken) =>
+        ModelExporter.Export(model, folder, roots.Test, context.Workers, cancellationToken);
+}
+
+/// <summary>
+/// <c>actionkit optimize</c>: like <c>otx optimize</c>. Runs the cached Optimize stage, or by hand quantizes an exported
+/// openvino.xml (--load-weights) into --save-model-to: model.int8.onnx (QDQ) and openvino.xml (FakeQuantize).
+/// </summary>
+public sealed class OptimizeCommand(IAnsiConsole console) : ModelWritingCommand(console)
 {
     protected override string StageName => "optimize";
+    protected override string Folder => OptimizeStage.Folder;
+    protected override string DefaultModel => Path.Combine(ExportStage.Folder, ModelExporter.IrFileName);
+    protected override IReadOnlyList<string> Files => [ModelExporter.QuantizedOnnxFileName, ModelExporter.IrFileName];
 
-    public override int Execute(CommandContext commandContext, ExportSettings settings, CancellationToken cancellationToken)
-    {
-        if (!settings.ByHand)
-            return base.Execute(commandContext, settings, cancellationToken);
-        var context = settings.CreateContext();
-        var roots = new ModelRoots(context, settings);
-        string folder = context.FullPath(settings.SaveModelTo ?? Path.Combine(context.Workspace, OptimizeStage.Folder));
-        string model = context.FullPath(settings.LoadWeights ?? Path.Combine(context.Workspace, ExportStage.Folder, ModelExporter.IrFileName));
-        ProgressDisplay.Run(Console, progress =>
-        {
-            var report = ModelExporter.Optimize(model, folder, roots.Train, roots.Test, context.Params.Optimize, context.Workers, progress, cancellationToken);
-            ExportStage.EvaluateModels(context, folder, folder, [report.Onnx, report.OpenVino], roots.Test, progress, cancellationToken);
-        });
-        ExportCommand.PrintModels(Console, context, folder, [ModelExporter.QuantizedOnnxFileName, ModelExporter.IrFileName]);
-        return 0;
-    }
-
-    protected override void Summarize(PipelineContext context) =>
-        ExportCommand.PrintModels(Console, context, Path.Combine(context.Workspace, OptimizeStage.Folder),
-            [ModelExporter.QuantizedOnnxFileName, ModelExporter.IrFileName]);
+    protected override void Write(PipelineContext context, string model, string folder, ModelRoots roots, IProgress<WorkProgress> progress,
+        CancellationToken cancellationToken) =>
+        ModelExporter.Optimize(model, folder, roots.Train, roots.Test, context.Params.Optimize, context.Workers, progress, cancellationToken);
 }
 
 /// <summary>The training and test roots a by-hand export or optimize uses: the options', else the workspace's.</summary>
-sealed class ModelRoots(PipelineContext context, ExportSettings settings)
+public sealed class ModelRoots(PipelineContext context, ExportSettings settings)
 {
     readonly Lazy<WorkspaceData> workspace = new(() => WorkspaceData.Load(Path.Combine(context.Workspace, WorkspaceData.FileName)));
 

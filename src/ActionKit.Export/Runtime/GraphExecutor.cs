@@ -297,32 +297,28 @@ public sealed unsafe class GraphExecutor
     }
 
     /// <summary>N C D H W (or any N C ...) order to channels-last N D H W C; ranks below 3 are unchanged.</summary>
-    public static float[] ToChannelsLast(float[] logical, int[] shape)
-    {
-        if (shape.Length < 3)
-            return logical;
-        int batch = shape[0], channels = shape[1];
-        long positions = Tensor(shape) / batch / channels;
-        var result = new float[logical.Length];
-        for (int n = 0; n < batch; n++)
-            for (int c = 0; c < channels; c++)
-                for (long s = 0; s < positions; s++)
-                    result[(n * positions + s) * channels + c] = logical[(n * channels + c) * positions + s];
-        return result;
-    }
+    public static float[] ToChannelsLast(float[] logical, int[] shape) => Transpose(logical, shape, toChannelsLast: true);
 
     /// <summary>The inverse of <see cref="ToChannelsLast"/>.</summary>
-    public static float[] ToLogical(float[] channelsLast, int[] shape)
+    public static float[] ToLogical(float[] channelsLast, int[] shape) => Transpose(channelsLast, shape, toChannelsLast: false);
+
+    static float[] Transpose(float[] source, int[] shape, bool toChannelsLast)
     {
         if (shape.Length < 3)
-            return channelsLast;
+            return source;
         int batch = shape[0], channels = shape[1];
         long positions = Tensor(shape) / batch / channels;
-        var result = new float[channelsLast.Length];
+        var result = new float[source.Length];
         for (int n = 0; n < batch; n++)
             for (int c = 0; c < channels; c++)
                 for (long s = 0; s < positions; s++)
-                    result[(n * channels + c) * positions + s] = channelsLast[(n * positions + s) * channels + c];
+                {
+                    long logical = (n * channels + c) * positions + s, last = (n * positions + s) * channels + c;
+                    if (toChannelsLast)
+                        result[last] = source[logical];
+                    else
+                        result[logical] = source[last];
+                }
         return result;
     }
 
