@@ -62,6 +62,37 @@ public class QuantizerTests
     }
 
     [Fact]
+    public void ResidualAndGateJoinsAreQuantizedAndOnnxRuntimeRunsTheResultAsTheExecutorDoes()
+    {
+        var graph = SampleGraphs.TinyX3D(seed: 9);
+        var calibration = Batches(3, 5);
+        var result = PostTrainingQuantizer.Quantize(graph, calibration);
+        var values = result.Activations.Select(a => a.Value).ToHashSet();
+        Assert.Superset(new HashSet<string> { "block.c.conv", "block.short.conv", "block.b.conv", "block.se.scale" }, values);
+        Assert.DoesNotContain("scaled", values);
+
+        string folder = Directory.CreateTempSubdirectory("actionkit-quantizer-").FullName;
+        try
+        {
+            string path = Path.Combine(folder, "model.int8.onnx");
+            Onnx.OnnxWriter.Write(result.Graph, path);
+            using var runner = new Onnx.OnnxRunner(path, threads: 1);
+            var executor = new GraphExecutor(result.Graph);
+            foreach (var batch in calibration)
+            {
+                var expected = executor.Run(batch.Input, batch.Batch);
+                var actual = runner.Run(batch.Input, [batch.Batch, 1, 3, 4, 9, 9]);
+                double scale = expected.Max(Math.Abs), worst = expected.Select((e, i) => Math.Abs(actual[i] - e)).Max();
+                Assert.True(worst <= 2e-2 * scale, $"worst |executor - ORT| {worst:g3} against logits up to {scale:g3}");
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void FakeQuantizeRoundsToTheGridAndClampsToTheRange()
     {
         Assert.Equal(1.02f, GraphExecutor.FakeQuantize(1.024f, 0, 2.55f, 256), 5);

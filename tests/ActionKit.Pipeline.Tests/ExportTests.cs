@@ -49,9 +49,11 @@ public sealed class ExportTests(TinyDataset data) : IClassFixture<TinyDataset>
         var graph = IrReader.Read(Path.Combine(exported, "openvino.xml"));
         Assert.Equal(graph.Nodes.Count(node => node is ConvNode or LinearNode), quantization.Layers.Count);
         var quantizedGraph = IrReader.Read(Path.Combine(optimized, "openvino.xml"));
-        // One FakeQuantize per layer's weights, one per distinct activation that layers read.
-        Assert.Equal(quantization.Layers.Count + quantization.Layers.Select(l => l.Input).Distinct().Count(),
-            quantizedGraph.Nodes.OfType<FakeQuantizeNode>().Count());
+        // One FakeQuantize per layer's weights, one per quantized activation: every layer's input and both sides of each residual Add.
+        Assert.Equal(quantization.Layers.Count + quantization.Activations.Count, quantizedGraph.Nodes.OfType<FakeQuantizeNode>().Count());
+        Assert.Subset(quantization.Activations.Select(a => a.Value).ToHashSet(), quantization.Layers.Select(l => l.Input).ToHashSet());
+        Assert.Contains(quantization.Activations, a => a.Value == "blocks.0.c.0");
+        Assert.Contains(quantization.Activations, a => a.Value == "blocks.0.short.0");
         var onnx = Evaluate(Path.Combine(optimized, "model.int8.onnx"));
         var ir = Evaluate(Path.Combine(optimized, "openvino.xml"));
         Assert.Equal(data.Val.Count, onnx.Videos);

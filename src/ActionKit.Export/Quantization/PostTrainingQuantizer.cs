@@ -10,14 +10,19 @@ public readonly record struct CalibrationBatch(float[] Input, int Batch);
 public sealed record QuantizedLayer(string Name, string Input, float InputLow, float InputHigh, int OutputChannels,
     float MaxWeightRange, double MaxBiasShift);
 
-/// <summary>A quantized graph and the per-layer record of how it was quantized.</summary>
-public sealed record QuantizationResult(ModelGraph Graph, IReadOnlyList<QuantizedLayer> Layers, int CalibrationClips);
+/// <summary>A quantized graph, the per-layer record of how it was quantized, and every activation it quantizes with its range.</summary>
+public sealed record QuantizationResult(ModelGraph Graph, IReadOnlyList<QuantizedLayer> Layers,
+    IReadOnlyList<QuantizedActivation> Activations, int CalibrationClips);
+
+/// <summary>One activation's per-tensor FakeQuantize range.</summary>
+public sealed record QuantizedActivation(string Value, float Low, float High);
 
 /// <summary>
 /// Post-training INT8 quantization with POT DefaultQuantization's semantics, preset "performance"
 /// (reference/openvino-ir.md): every Conv and Linear gets a FakeQuantize on its weights (per output channel,
-/// symmetric, 255 levels) and on its input activation (per tensor, 256 levels; unsigned when the activation was never
-/// negative on the calibration set, else symmetric signed). Activation ranges: the minimum of the per-batch minima and
+/// symmetric, 255 levels) and on its input activation, as do both inputs of an Add or Multiply of two computed
+/// values (per tensor, 256 levels; unsigned when the activation was never negative on the calibration set, else
+/// symmetric signed). Activation ranges: the minimum of the per-batch minima and
 /// the mean of the per-batch absolute maxima. Then fast bias correction: each layer's bias absorbs the difference
 /// between its float and its quantized mean output, evaluated on the mean of its float and quantized inputs.
 /// </summary>
@@ -33,7 +38,7 @@ public static class PostTrainingQuantizer
         if (calibration.Count == 0)
             throw new ArgumentException("Quantization needs at least one calibration batch.");
         var layers = graph.Nodes.Where(node => node is ConvNode or LinearNode).ToList();
-        var inputs = layers.Select(LayerInput).Distinct().ToList();
+        var inputs = layers.Select(LayerInput).Concat(graph.Nodes.SelectMany(node => ElementwiseInputs(graph, node))).Distinct().ToList();
         var ranges = MeasureRanges(graph, inputs, calibration, progress);
 
         var constants = graph.Constants.ToList();
@@ -45,8 +50,31 @@ public static class PostTrainingQuantizer
         var nodes = new List<GraphNode>();
         var quantizedValues = new HashSet<string>();
         var records = new List<QuantizedLayer>();
+        string Quantized(string value)
+        {
+            if (quantizedValues.Add(value))
+            {
+                var (low, high) = ranges[value];
+                constants.Add(new GraphConstant($"{value}.fq_low", [1], [low]));
+                constants.Add(new GraphConstant($"{value}.fq_high", [1], [high]));
+                nodes.Add(new FakeQuantizeNode($"{value}.fq", $"{value}.fq", value, $"{value}.fq_low", $"{value}.fq_high", 256));
+            }
+            return $"{value}.fq";
+        }
         foreach (var node in graph.Nodes)
         {
+            if (node is AddNode or MulNode)
+            {
+                var quantizedInputs = ElementwiseInputs(graph, node).ToHashSet();
+                string Input(string value) => quantizedInputs.Contains(value) ? Quantized(value) : value;
+                nodes.Add(node switch
+                {
+                    AddNode add => add with { A = Input(add.A), B = Input(add.B) },
+                    MulNode mul => mul with { A = Input(mul.A), B = Input(mul.B) },
+                    _ => node,
+                });
+                continue;
+            }
             if (node is not (ConvNode or LinearNode))
             {
                 nodes.Add(node);
@@ -54,12 +82,7 @@ public static class PostTrainingQuantizer
             }
             string input = LayerInput(node), weight = LayerWeight(node);
             var (low, high) = ranges[input];
-            if (quantizedValues.Add(input))
-            {
-                constants.Add(new GraphConstant($"{input}.fq_low", [1], [low]));
-                constants.Add(new GraphConstant($"{input}.fq_high", [1], [high]));
-                nodes.Add(new FakeQuantizeNode($"{input}.fq", $"{input}.fq", input, $"{input}.fq_low", $"{input}.fq_high", 256));
-            }
+            Quantized(input);
             var (weightLow, weightHigh, weightRangeShape) = quantizedWeights[node.Name];
             constants.Add(new GraphConstant($"{weight}.fq_low", weightRangeShape, weightLow));
             constants.Add(new GraphConstant($"{weight}.fq_high", weightRangeShape, weightHigh));
@@ -88,8 +111,18 @@ public static class PostTrainingQuantizer
             ["quantization"] = $"INT8 post-training, POT DefaultQuantization preset performance, {calibration.Sum(b => b.Batch)} calibration clips, fast bias correction {(fastBiasCorrection ? "on" : "off")}",
         };
         var quantized = new ModelGraph(graph.Name + "_int8", graph.Input, graph.Output, nodes, constants, metadata);
-        return new QuantizationResult(quantized, records, calibration.Sum(b => b.Batch));
+        var activations = nodes.OfType<FakeQuantizeNode>().Where(fq => quantizedValues.Contains(fq.Input))
+            .Select(fq => new QuantizedActivation(fq.Input, ranges[fq.Input].Low, ranges[fq.Input].High)).ToList();
+        return new QuantizationResult(quantized, records, activations, calibration.Sum(b => b.Batch));
     }
+
+    /// <summary>
+    /// The computed inputs of an Add or Multiply that joins two computed values (the residual join, the
+    /// squeeze-excitation scale), which POT's CPU configuration quantizes too; so ONNX Runtime can run the convolutions
+    /// before them with int8 kernels. A constant operand (the input normalization) stays float.
+    /// </summary>
+    static IEnumerable<string> ElementwiseInputs(ModelGraph graph, GraphNode node) =>
+        node is AddNode or MulNode && node.Inputs.All(input => !graph.IsConstant(input)) ? node.Inputs : [];
 
     static string LayerInput(GraphNode node) => node switch
     {

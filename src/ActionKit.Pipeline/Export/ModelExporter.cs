@@ -21,7 +21,7 @@ public sealed record ExportReport(string Onnx, string OpenVino, int Nodes, long 
 
 /// <summary>quantization.json: how Optimize quantized the model and how closely the INT8 runtimes follow the float one.</summary>
 public sealed record QuantizationReport(string Onnx, string OpenVino, string Preset, int CalibrationClips, bool FastBiasCorrection,
-    IReadOnlyList<QuantizedLayer> Layers, IReadOnlyList<RuntimeAgreement> Agreement);
+    IReadOnlyList<QuantizedLayer> Layers, IReadOnlyList<QuantizedActivation> Activations, IReadOnlyList<RuntimeAgreement> Agreement);
 
 /// <summary>
 /// The reference's <c>otx export</c> and <c>otx optimize</c>: trained weights to model.onnx and OpenVINO IR
@@ -84,7 +84,7 @@ public static class ModelExporter
 
         var agreement = Agree(reference, [Path.Combine(folder, QuantizedOnnxFileName), Path.Combine(folder, IrFileName)], testRoot, workers, cancellationToken);
         var report = new QuantizationReport(QuantizedOnnxFileName, IrFileName, "performance", quantization.CalibrationClips,
-            options.FastBiasCorrection, quantization.Layers, agreement);
+            options.FastBiasCorrection, quantization.Layers, quantization.Activations, agreement);
         AtomicFile.WriteAllText(Path.Combine(folder, QuantizationReportFileName), JsonSerializer.Serialize(report, Json) + "\n");
         return report;
     }
