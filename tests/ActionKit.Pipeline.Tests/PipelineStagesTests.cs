@@ -37,6 +37,18 @@ public sealed class PipelineStagesTests : IDisposable
     }
 
     [Fact]
+    public void Every_stage_that_reads_the_data_roots_has_build_upstream()
+    {
+        // data.yaml names the roots, not their contents; build's key holds the contents (through convert's), so a
+        // stage that reads videos through data.yaml reruns when they change, even run alone (--exclusive).
+        var context = new PipelineContext(root.Path, Tiny);
+        string dataYaml = Path.Combine(context.Workspace, WorkspaceData.FileName);
+        var readers = StageGraph.Default.Stages.Where(stage => stage.Declare(context).Inputs.Contains(dataYaml)).ToList();
+        Assert.Equal(["train", "eval", "export", "optimize"], readers.Select(stage => stage.Name));
+        Assert.All(readers, stage => Assert.Contains("build", stage.Declare(context).Upstream));
+    }
+
+    [Fact]
     public void Convert_reads_a_real_dataset_without_synth()
     {
         var synthetic = new PipelineContext(root.Path, Tiny);

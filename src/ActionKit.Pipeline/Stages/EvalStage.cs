@@ -21,7 +21,7 @@ public sealed class EvalStage : IStage
         Outputs: [ReportFileName, ConfusionFileName],
         Inputs: [Path.Combine(context.Workspace, Trainer.ModelsFolder, TrainedModel.WeightsFileName), Path.Combine(context.Workspace, WorkspaceData.FileName)],
         Params: ["eval", "device"],
-        Upstream: ["train"]);
+        Upstream: ["train", "build"]);
 
     public void Run(PipelineContext context, string workFolder, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {

@@ -23,7 +23,7 @@ public sealed class ExportStage : IStage
         Inputs: [.. ModelInputs(Path.Combine(context.Workspace, Trainer.ModelsFolder), TrainedModel.WeightsFileName),
             Path.Combine(context.Workspace, WorkspaceData.FileName)],
         Params: ["eval"],
-        Upstream: ["train"]);
+        Upstream: ["train", "build"]);
 
     public void Run(PipelineContext context, string workFolder, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {
@@ -88,7 +88,7 @@ public sealed class OptimizeStage : IStage
         Inputs: [.. ExportStage.ModelInputs(Path.Combine(context.Workspace, ExportStage.Folder), ModelExporter.IrFileName, "openvino.bin"),
             Path.Combine(context.Workspace, WorkspaceData.FileName)],
         Params: ["optimize", "eval"],
-        Upstream: ["export"]);
+        Upstream: ["export", "build"]);
 
     public void Run(PipelineContext context, string workFolder, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {
