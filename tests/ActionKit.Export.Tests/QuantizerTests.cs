@@ -93,16 +93,6 @@ public class QuantizerTests
     }
 
     [Fact]
-    public void FakeQuantizeRoundsToTheGridAndClampsToTheRange()
-    {
-        Assert.Equal(1.02f, GraphExecutor.FakeQuantize(1.024f, 0, 2.55f, 256), 5);
-        Assert.Equal(2.55f, GraphExecutor.FakeQuantize(9f, 0, 2.55f, 256), 5);
-        Assert.Equal(0f, GraphExecutor.FakeQuantize(-1f, 0, 2.55f, 256));
-        Assert.Equal(-1.28f, GraphExecutor.FakeQuantize(-5f, -1.28f, 1.27f, 256), 5);
-        Assert.Equal(-0.51f, GraphExecutor.FakeQuantize(-0.514f, -1.27f, 1.27f, 255), 5);
-    }
-
-    [Fact]
     public void NoCalibrationDataIsAClearError() =>
         Assert.Contains("calibration", Assert.Throws<ArgumentException>(() => PostTrainingQuantizer.Quantize(SampleGraphs.TinyX3D(), [])).Message);
 }

@@ -66,7 +66,50 @@ public sealed unsafe class PointwiseKernelTests
                 Assert.Equal(Math.Max(x[i], 0), y[i]);
                 Assert.Equal(x[i] > 0 ? dy[i] : 0, dx[i]);
             }
+            TestArrays.With(width, 2, () =>
+            {
+                fixed (float* px = x, py = y)
+                    Elementwise.Swish(py, px, x.Length);
+            });
+            for (int i = 0; i < x.Length; i++)
+                Near(x[i] / (1 + Math.Exp(-x[i])), y[i]);
         }
+    }
+
+    [Fact]
+    public void FakeQuantizeRoundsToTheGridAndClampsToTheRange()
+    {
+        Assert.Equal(1.02f, FakeQuantize.Apply(1.024f, 0, 2.55f, 256), 5);
+        Assert.Equal(2.55f, FakeQuantize.Apply(9f, 0, 2.55f, 256), 5);
+        Assert.Equal(0f, FakeQuantize.Apply(-1f, 0, 2.55f, 256));
+        Assert.Equal(-1.28f, FakeQuantize.Apply(-5f, -1.28f, 1.27f, 256), 5);
+        Assert.Equal(-0.51f, FakeQuantize.Apply(-0.514f, -1.27f, 1.27f, 255), 5);
+        // Half a step rounds to the even level, as QuantizeLinear does: 0.025 / 0.01 = 2.5 -> 2.
+        Assert.Equal(0.02f, FakeQuantize.Apply(0.025f, 0, 2.55f, 256), 5);
+        Assert.Equal(0.5f, FakeQuantize.Apply(3f, 0.5f, 0.5f, 256));
+    }
+
+    [Fact]
+    public void FakeQuantizeOverChannelsUsesEachChannelsRangeOnOneOrTwoThreads()
+    {
+        const int channels = 7;
+        var x = Random(channels * 5003, 31);
+        float[] low = [0, -1, -0.5f, 0, -2, -0.1f, 0.3f], high = [1, 1, 0.5f, 2, 2, 0.1f, 0.3f];
+        foreach (int threads in new[] { 1, 2 })
+            foreach (int ranges in new[] { 1, channels })
+            {
+                var y = TestArrays.Stale(x.Length);
+                TestArrays.With(16, threads, () =>
+                {
+                    fixed (float* px = x, py = y, pl = low, ph = high)
+                        FakeQuantize.Forward(py, px, pl, ph, ranges, channels, x.Length, 256);
+                });
+                for (int i = 0; i < x.Length; i++)
+                {
+                    int c = ranges == 1 ? 0 : i % channels;
+                    Assert.Equal(FakeQuantize.Apply(x[i], low[c], high[c], 256), y[i]);
+                }
+            }
     }
 
     [Fact]

@@ -49,6 +49,16 @@ public static unsafe class Elementwise
                 y[i] = 1f / (1f + MathF.Exp(-x[i]));
         });
 
+    /// <summary>y = x · sigmoid(x) (SiLU), for graphs that apply it on its own (the engine fuses it into BN and SE).</summary>
+    public static void Swish(float* y, float* x, long count) =>
+        VectorMap.Run(new SwishBody(y, x), count);
+
+    readonly struct SwishBody(float* y, float* x) : IVectorBody
+    {
+        public void Apply<TSimd, TVector>(long i, int lanes) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+            VectorMap.Store<TSimd, TVector>(y + i, SwishActivation.Forward<TSimd, TVector>(VectorMap.Load<TSimd, TVector>(x + i, lanes)), lanes);
+    }
+
     /// <summary>dx = dy · y · (1 - y), with y the sigmoid's output (overwritten).</summary>
     public static void SigmoidBackward(float* dx, float* dy, float* y, long count) =>
         VectorMap.Run(new SigmoidBackwardBody(dx, dy, y), count);

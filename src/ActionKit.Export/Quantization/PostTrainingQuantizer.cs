@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using ActionKit.Export.Graph;
 using ActionKit.Export.Runtime;
 
@@ -150,14 +151,9 @@ public static class PostTrainingQuantizer
             {
                 if (!wanted.Contains(name))
                     return;
-                float min = float.PositiveInfinity, absMax = 0;
-                foreach (float v in value.Data)
-                {
-                    if (!float.IsFinite(v))
-                        throw new InvalidDataException($"Calibration: value '{name}' is not finite ({v}); the float model or its input is broken.");
-                    min = Math.Min(min, v);
-                    absMax = Math.Max(absMax, Math.Abs(v));
-                }
+                float min = TensorPrimitives.Min(value.Data), absMax = Math.Abs(TensorPrimitives.MaxMagnitude(value.Data));
+                if (!float.IsFinite(min) || !float.IsFinite(absMax))
+                    throw new InvalidDataException($"Calibration: value '{name}' is not finite; the float model or its input is broken.");
                 minimum[name] = Math.Min(minimum[name], min);
                 absMaxSum[name] += absMax;
             });
@@ -169,6 +165,15 @@ public static class PostTrainingQuantizer
             float high = Math.Max((float)(absMaxSum[name] / calibration.Count), 1e-6f);
             return minimum[name] >= 0 ? (0f, high) : (-high * 128 / 127, high);
         });
+    }
+
+    static unsafe float[] Quantize(float[] values, (float Low, float High) range, int channels)
+    {
+        var result = new float[values.Length];
+        float low = range.Low, high = range.High;
+        fixed (float* y = result, x = values)
+            Kernels.Cpu.FakeQuantize.Forward(y, x, &low, &high, 1, channels, values.LongLength, 256);
+        return result;
     }
 
     /// <summary>Per output channel symmetric ranges [-max|w|, max|w|], shaped [C, 1, ...] to broadcast over the weight.</summary>
@@ -205,12 +210,11 @@ public static class PostTrainingQuantizer
                 int channels = value.Channels;
                 var sum = floatSums.TryGetValue(name, out var s) ? s : floatSums[name] = new double[channels];
                 var quantizedSum = quantizedSums.TryGetValue(name, out var q) ? q : quantizedSums[name] = new double[channels];
-                var (low, high) = ranges[name];
+                var quantized = Quantize(value.Data, ranges[name], channels);
                 for (long i = 0; i < value.Data.LongLength; i++)
                 {
-                    float v = value.Data[i];
-                    sum[i % channels] += v;
-                    quantizedSum[i % channels] += GraphExecutor.FakeQuantize(v, low, high, 256);
+                    sum[i % channels] += value.Data[i];
+                    quantizedSum[i % channels] += quantized[i];
                 }
                 counts[name] = counts.GetValueOrDefault(name) + value.Data.LongLength / channels;
             });
@@ -239,7 +243,7 @@ public static class PostTrainingQuantizer
                     for (int t = 0; t < taps; t++)
                     {
                         float w = weight.Data[(o * groupInputs + i) * taps + t];
-                        difference += w * floatMean - GraphExecutor.FakeQuantize(w, low[o], high[o], 255) * quantizedMean;
+                        difference += w * floatMean - Kernels.Cpu.FakeQuantize.Apply(w, low[o], high[o], 255) * quantizedMean;
                     }
                 }
                 shift[o] = (float)difference;

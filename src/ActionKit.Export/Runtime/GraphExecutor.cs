@@ -33,7 +33,7 @@ public sealed unsafe class GraphExecutor
             var high = constants[node.High];
             int perRange = weight.Length / low.Length;
             for (int i = 0; i < weight.Length; i++)
-                folded[i] = FakeQuantize(weight[i], low[i / perRange], high[i / perRange], node.Levels);
+                folded[i] = Kernels.Cpu.FakeQuantize.Apply(weight[i], low[i / perRange], high[i / perRange], node.Levels);
             constants[node.Output] = folded;
             constantShapes[node.Output] = constantShapes[node.Input];
         }
@@ -147,56 +147,40 @@ public sealed unsafe class GraphExecutor
         return new([g.Batch, cout, g.OutDepth, g.OutHeight, g.OutWidth], y);
     }
 
-    /// <summary>a ∘ b where b equals a's shape, is per channel ([1, C, 1...]) or per clip and channel ([N, C, 1...]).</summary>
+    /// <summary>a ∘ b where b equals a's shape, or is per channel ([1, C, 1...]) or per clip and channel ([N, C, 1...]; products only).</summary>
     static Value Broadcast(Value a, Value b, bool multiply)
     {
         if (Tensor(b.Shape) > Tensor(a.Shape))
             (a, b) = (b, a);
         var y = new float[a.Data.Length];
         int channels = a.Channels;
-        if (b.Shape.SequenceEqual(a.Shape))
-            Combine(a.Data, b.Data, y, multiply);
-        else if (b.Shape.Length == a.Shape.Length && b.Shape[1] == channels && b.Shape.Skip(2).All(d => d == 1)
-            && (b.Shape[0] == 1 || b.Shape[0] == a.Shape[0]))
+        bool perChannel = b.Shape.Length == a.Shape.Length && b.Shape[1] == channels && b.Shape.Skip(2).All(d => d == 1);
+        fixed (float* py = y, pa = a.Data, pb = b.Data)
         {
-            long positions = a.Positions;
-            int clips = a.Shape[0];
-            CpuParallel.For(clips, n =>
+            if (b.Shape.SequenceEqual(a.Shape) && !multiply)
+                Elementwise.Add(py, pa, pb, y.LongLength, relu: false);
+            else if (b.Shape.SequenceEqual(a.Shape))
             {
-                var factors = b.Data.AsSpan(b.Shape[0] == 1 ? 0 : n * channels, channels);
-                for (long s = 0; s < positions; s++)
-                {
-                    int offset = (int)((n * positions + s) * channels);
-                    var row = a.Data.AsSpan(offset, channels);
-                    var result = y.AsSpan(offset, channels);
-                    if (multiply)
-                        TensorPrimitives.Multiply(row, factors, result);
-                    else
-                        TensorPrimitives.Add(row, factors, result);
-                }
-            });
-        }
-        else if (Tensor(b.Shape) == 1)
-        {
-            if (multiply)
-                TensorPrimitives.Multiply(a.Data, b.Data[0], y);
+                float* ry = py, ra = pa, rb = pb;
+                Elementwise.ForChunks(y.LongLength, (offset, count) =>
+                    TensorPrimitives.Multiply(new ReadOnlySpan<float>(ra + offset, count), new ReadOnlySpan<float>(rb + offset, count), new Span<float>(ry + offset, count)));
+            }
+            else if (perChannel && multiply && (b.Shape[0] == 1 || b.Shape[0] == a.Shape[0]))
+            {
+                // A per-channel factor shared by all clips scales one "clip" of N·S positions.
+                bool shared = b.Shape[0] == 1;
+                ChannelScale.Forward(py, pa, pb, shared ? 1 : a.Shape[0], shared ? a.Shape[0] * a.Positions : a.Positions, channels, Activation.None);
+            }
+            else if (perChannel && b.Shape[0] == 1)
+            {
+                a.Data.CopyTo(y, 0);
+                Bias.Forward(py, pb, y.LongLength / channels, channels);
+            }
             else
-                TensorPrimitives.Add(a.Data, b.Data[0], y);
+                throw new NotSupportedException($"{(multiply ? "multiplying" : "adding")} {Describe(b.Shape)} onto {Describe(a.Shape)}");
         }
-        else
-            throw new NotSupportedException($"broadcasting {Describe(b.Shape)} onto {Describe(a.Shape)}");
         return new(a.Shape, y);
     }
-
-    static void Combine(float[] a, float[] b, float[] y, bool multiply) =>
-        Elementwise.ForChunks(a.Length, (offset, count) =>
-        {
-            var (start, length) = ((int)offset, count);
-            if (multiply)
-                TensorPrimitives.Multiply(a.AsSpan(start, length), b.AsSpan(start, length), y.AsSpan(start, length));
-            else
-                TensorPrimitives.Add(a.AsSpan(start, length), b.AsSpan(start, length), y.AsSpan(start, length));
-        });
 
     static Value Unary(UnaryOp function, Value x)
     {
@@ -213,13 +197,7 @@ public sealed unsafe class GraphExecutor
                     Elementwise.Sigmoid(ry, rx, y.Length);
                     break;
                 case UnaryOp.Swish:
-                    var data = x.Data;
-                    Elementwise.ForChunks(y.Length, (offset, count) =>
-                    {
-                        var gate = y.AsSpan((int)offset, count);
-                        TensorPrimitives.Sigmoid(data.AsSpan((int)offset, count), gate);
-                        TensorPrimitives.Multiply(data.AsSpan((int)offset, count), gate, gate);
-                    });
+                    Elementwise.Swish(ry, rx, y.Length);
                     break;
             }
         }
@@ -268,32 +246,12 @@ public sealed unsafe class GraphExecutor
     {
         var low = constants[node.Low];
         var high = constants[node.High];
-        int channels = x.Channels;
-        if (low.Length != high.Length || (low.Length != 1 && low.Length != channels))
-            throw new ArgumentException($"ranges of {low.Length} values do not fit {channels} channels");
+        if (low.Length != high.Length)
+            throw new ArgumentException($"input_low has {low.Length} values but input_high {high.Length}");
         var y = new float[x.Data.Length];
-        Elementwise.ForChunks(y.Length, (offset, count) =>
-        {
-            for (long i = offset; i < offset + count; i++)
-            {
-                int c = low.Length == 1 ? 0 : (int)(i % channels);
-                y[i] = FakeQuantize(x.Data[i], low[c], high[c], node.Levels);
-            }
-        });
+        fixed (float* py = y, px = x.Data, pLow = low, pHigh = high)
+            Kernels.Cpu.FakeQuantize.Forward(py, px, pLow, pHigh, low.Length, x.Channels, y.LongLength, node.Levels);
         return new(x.Shape, y);
-    }
-
-    /// <summary>
-    /// FakeQuantize with output range = input range, as QuantizeLinear then DequantizeLinear compute it:
-    /// y = clamp(round(x / s), qmin, qmax) · s, s = (high - low) / (levels - 1), rounding half to even.
-    /// </summary>
-    public static float FakeQuantize(float x, float low, float high, int levels)
-    {
-        float step = (high - low) / (levels - 1);
-        if (step <= 0)
-            return low;
-        float lowest = MathF.Round(low / step), highest = MathF.Round(high / step);
-        return Math.Clamp(MathF.Round(x / step), lowest, highest) * step;
     }
 
     /// <summary>N C D H W (or any N C ...) order to channels-last N D H W C; ranks below 3 are unchanged.</summary>
