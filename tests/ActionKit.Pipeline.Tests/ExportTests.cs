@@ -30,6 +30,7 @@ public sealed class ExportTests(TinyDataset data) : IClassFixture<TinyDataset>
         var export = ModelExporter.Export(weights, exported, data.ValRoot, workers: 1, CancellationToken.None);
         foreach (var file in new[] { "model.onnx", "openvino.xml", "openvino.bin", "label_schema.json", "template.yaml", "export.json" })
             Assert.True(File.Exists(Path.Combine(exported, file)), file);
+        Assert.Empty(Directory.GetFiles(exported, "*.tmp"));
         Assert.All(export.Agreement, agreement =>
         {
             Assert.True(agreement.MaxAbsoluteDifference <= 1e-4 * Math.Max(1, agreement.MaxAbsoluteLogit), $"{agreement.Runtime}: {agreement.MaxAbsoluteDifference}");

@@ -21,7 +21,7 @@ public static class OnnxWriter
 
     public static byte[] Serialize(ModelGraph graph) => ToModel(graph).ToByteArray();
 
-    public static void Write(ModelGraph graph, string path) => File.WriteAllBytes(path, Serialize(graph));
+    public static void Write(ModelGraph graph, string path) => ModelFiles.Write(path, Serialize(graph));
 
     static ModelProto ToModel(ModelGraph graph)
     {

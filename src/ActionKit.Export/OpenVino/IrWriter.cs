@@ -18,8 +18,9 @@ public static class IrWriter
     public static void Write(ModelGraph graph, string xmlPath)
     {
         var (xml, bin) = Serialize(graph);
-        File.WriteAllText(xmlPath, xml, new UTF8Encoding(false));
-        File.WriteAllBytes(Path.ChangeExtension(xmlPath, ".bin"), bin);
+        // The weights first: an .xml in place always has its .bin.
+        ModelFiles.Write(Path.ChangeExtension(xmlPath, ".bin"), bin);
+        ModelFiles.Write(xmlPath, new UTF8Encoding(false).GetBytes(xml));
     }
 
     /// <summary>The text of the .xml file and the bytes of the .bin file.</summary>
