@@ -40,12 +40,13 @@ public static class PostTrainingQuantizer
             throw new ArgumentException("Quantization needs at least one calibration batch.");
         var layers = graph.Nodes.Where(node => node is ConvNode or LinearNode).ToList();
         var inputs = layers.Select(LayerInput).Concat(graph.Nodes.SelectMany(node => ElementwiseInputs(graph, node))).Distinct().ToList();
-        var ranges = MeasureRanges(graph, inputs, calibration, progress);
+        var executor = new GraphExecutor(graph);
+        var ranges = MeasureRanges(executor, inputs, calibration, progress);
 
         var constants = graph.Constants.ToList();
         var quantizedWeights = layers.ToDictionary(layer => layer.Name, layer => QuantizeWeight(graph.Constant(LayerWeight(layer))));
         var shifts = fastBiasCorrection
-            ? BiasShifts(graph, layers, ranges, quantizedWeights, calibration, progress)
+            ? BiasShifts(graph, executor, layers, ranges, quantizedWeights, calibration, progress)
             : [];
 
         var nodes = new List<GraphNode>();
@@ -137,13 +138,12 @@ public static class PostTrainingQuantizer
     static string? LayerBias(GraphNode node) => node is ConvNode conv ? conv.Bias : ((LinearNode)node).Bias;
 
     /// <summary>Per-tensor activation ranges: [0, mean abs-max] if never negative, else [-mean abs-max · 128/127, mean abs-max].</summary>
-    static Dictionary<string, (float Low, float High)> MeasureRanges(ModelGraph graph, List<string> inputs,
+    static Dictionary<string, (float Low, float High)> MeasureRanges(GraphExecutor executor, List<string> inputs,
         IReadOnlyList<CalibrationBatch> calibration, IProgress<int>? progress)
     {
         var wanted = inputs.ToHashSet();
         var minimum = inputs.ToDictionary(name => name, _ => float.PositiveInfinity);
         var absMaxSum = inputs.ToDictionary(name => name, _ => 0.0);
-        var executor = new GraphExecutor(graph);
         int done = 0;
         foreach (var batch in calibration)
         {
@@ -182,7 +182,7 @@ public static class PostTrainingQuantizer
         int outputs = weight.Shape[0], perOutput = (int)(weight.Length / outputs);
         var high = new float[outputs];
         for (int o = 0; o < outputs; o++)
-            high[o] = Math.Max(weight.Data.AsSpan(o * perOutput, perOutput).ToArray().Max(Math.Abs), 1e-12f);
+            high[o] = Math.Max(Math.Abs(TensorPrimitives.MaxMagnitude(weight.Data.AsSpan(o * perOutput, perOutput))), 1e-12f);
         var shape = weight.Shape.Select((d, axis) => axis == 0 ? d : 1).ToArray();
         return ([.. high.Select(h => -h)], high, shape);
     }
@@ -191,7 +191,7 @@ public static class PostTrainingQuantizer
     /// Fast bias correction: per output channel o, shift = Σ_i,t w[o,i,t] · E[x_i] - Σ_i,t q(w)[o,i,t] · E[q(x_i)],
     /// the float minus the quantized layer's response to its mean input (E over the calibration set and positions).
     /// </summary>
-    static Dictionary<string, float[]> BiasShifts(ModelGraph graph, List<GraphNode> layers,
+    static Dictionary<string, float[]> BiasShifts(ModelGraph graph, GraphExecutor executor, List<GraphNode> layers,
         Dictionary<string, (float Low, float High)> ranges, Dictionary<string, (float[] Low, float[] High, int[] Shape)> weightRanges,
         IReadOnlyList<CalibrationBatch> calibration, IProgress<int>? progress)
     {
@@ -199,7 +199,6 @@ public static class PostTrainingQuantizer
         var floatSums = new Dictionary<string, double[]>();
         var quantizedSums = new Dictionary<string, double[]>();
         var counts = new Dictionary<string, long>();
-        var executor = new GraphExecutor(graph);
         int done = calibration.Count;
         foreach (var batch in calibration)
         {

@@ -18,6 +18,7 @@ public sealed unsafe class GraphExecutor
     readonly Dictionary<string, float[]> constants;
     readonly Dictionary<string, int[]> constantShapes;
     readonly Dictionary<string, int> lastUse = [];
+    readonly Dictionary<string, Value> constantValues = [];
 
     public GraphExecutor(ModelGraph graph)
     {
@@ -58,7 +59,7 @@ public sealed unsafe class GraphExecutor
     {
         var shape = graph.Input.Shape.Select(d => d < 0 ? batch : d).ToArray();
         if (input.LongLength != Tensor(shape))
-            throw new ArgumentException($"Graph '{graph.Name}' expects input {Describe(shape)} ({Tensor(shape)} values), got {input.LongLength}.");
+            throw new ArgumentException($"Graph '{graph.Name}' expects input {ShapeInference.Format(shape)} ({Tensor(shape)} values), got {input.LongLength}.");
         var values = new Dictionary<string, Value> { [graph.Input.Name] = new(shape, ToChannelsLast(input, shape)) };
         observe?.Invoke(graph.Input.Name, values[graph.Input.Name]);
         for (int i = 0; i < graph.Nodes.Count; i++)
@@ -76,7 +77,10 @@ public sealed unsafe class GraphExecutor
         return ToLogical(result.Data, result.Shape);
     }
 
-    Value Constant(string name) => new(constantShapes[name], ToChannelsLast(constants[name], constantShapes[name]));
+    // A constant read as a value (a per-channel scale or shift) is laid out channels-last once, on its first read.
+    Value Constant(string name) =>
+        constantValues.TryGetValue(name, out var value) ? value
+        : constantValues[name] = new(constantShapes[name], ToChannelsLast(constants[name], constantShapes[name]));
 
     Value Execute(GraphNode node, Func<string, Value> read)
     {
@@ -105,10 +109,10 @@ public sealed unsafe class GraphExecutor
     {
         var weightShape = constantShapes[node.Weight];
         if (x.Shape.Length != 5 || weightShape.Length != 5)
-            throw new ArgumentException($"needs a 5-D input and weight, got {Describe(x.Shape)} and {Describe(weightShape)}");
+            throw new ArgumentException($"needs a 5-D input and weight, got {ShapeInference.Format(x.Shape)} and {ShapeInference.Format(weightShape)}");
         int cin = x.Shape[1], cout = weightShape[0];
         if (weightShape[1] * node.Groups != cin)
-            throw new ArgumentException($"weight {Describe(weightShape)} with {node.Groups} groups does not take {cin} input channels");
+            throw new ArgumentException($"weight {ShapeInference.Format(weightShape)} with {node.Groups} groups does not take {cin} input channels");
         var g = new ConvGeometry(x.Shape[0], x.Shape[2], x.Shape[3], x.Shape[4], cin, cout,
             weightShape[2], weightShape[3], weightShape[4], node.Strides[0], node.Strides[1], node.Strides[2],
             node.Pads[0], node.Pads[1], node.Pads[2]);
@@ -132,7 +136,7 @@ public sealed unsafe class GraphExecutor
                     }
                 }
                 else
-                    throw new NotSupportedException($"a 1x1x1 convolution with strides {Describe(node.Strides)}");
+                    throw new NotSupportedException($"a 1x1x1 convolution with strides {ShapeInference.Format(node.Strides)}");
             }
             else if (node.Groups == 1)
                 Conv3d.Forward(output, input, weight, g);
@@ -177,7 +181,7 @@ public sealed unsafe class GraphExecutor
                 Bias.Forward(py, pb, y.LongLength / channels, channels);
             }
             else
-                throw new NotSupportedException($"{(multiply ? "multiplying" : "adding")} {Describe(b.Shape)} onto {Describe(a.Shape)}");
+                throw new NotSupportedException($"{(multiply ? "multiplying" : "adding")} {ShapeInference.Format(b.Shape)} onto {ShapeInference.Format(a.Shape)}");
         }
         return new(a.Shape, y);
     }
@@ -207,7 +211,7 @@ public sealed unsafe class GraphExecutor
     static Value GlobalAverage(Value x)
     {
         if (x.Shape.Length < 3)
-            throw new ArgumentException($"needs N, C and spatial axes, got {Describe(x.Shape)}");
+            throw new ArgumentException($"needs N, C and spatial axes, got {ShapeInference.Format(x.Shape)}");
         var y = new float[x.Shape[0] * x.Channels];
         fixed (float* py = y, px = x.Data)
             Kernels.Cpu.GlobalAveragePool.Forward(py, px, x.Shape[0], x.Positions, x.Channels);
@@ -220,7 +224,7 @@ public sealed unsafe class GraphExecutor
         long known = target.Where(d => d >= 0).Aggregate(1L, (a, b) => a * b);
         var shape = target.Select(d => d >= 0 ? d : (int)(Tensor(x.Shape) / known)).ToArray();
         if (Tensor(shape) != Tensor(x.Shape))
-            throw new ArgumentException($"cannot reshape {Describe(x.Shape)} to {Describe(target)}");
+            throw new ArgumentException($"cannot reshape {ShapeInference.Format(x.Shape)} to {ShapeInference.Format(target)}");
         return new(shape, ToChannelsLast(ToLogical(x.Data, x.Shape), shape));
     }
 
@@ -228,7 +232,7 @@ public sealed unsafe class GraphExecutor
     {
         var weightShape = constantShapes[node.Weight];
         if (x.Shape.Length != 2 || weightShape.Length != 2 || weightShape[1] != x.Shape[1])
-            throw new ArgumentException($"input {Describe(x.Shape)} does not fit weight {Describe(weightShape)}");
+            throw new ArgumentException($"input {ShapeInference.Format(x.Shape)} does not fit weight {ShapeInference.Format(weightShape)}");
         int rows = x.Shape[0], outputs = weightShape[0];
         var y = new float[rows * outputs];
         fixed (float* output = y, input = x.Data, weight = constants[node.Weight])
@@ -255,23 +259,25 @@ public sealed unsafe class GraphExecutor
     }
 
     /// <summary>N C D H W (or any N C ...) order to channels-last N D H W C; ranks below 3 are unchanged.</summary>
-    public static float[] ToChannelsLast(float[] logical, int[] shape) => Transpose(logical, shape, toChannelsLast: true);
+    public static float[] ToChannelsLast(ReadOnlySpan<float> logical, int[] shape) => Transpose(logical, shape, toChannelsLast: true);
 
     /// <summary>The inverse of <see cref="ToChannelsLast"/>.</summary>
-    public static float[] ToLogical(float[] channelsLast, int[] shape) => Transpose(channelsLast, shape, toChannelsLast: false);
+    public static float[] ToLogical(ReadOnlySpan<float> channelsLast, int[] shape) => Transpose(channelsLast, shape, toChannelsLast: false);
 
-    static float[] Transpose(float[] source, int[] shape, bool toChannelsLast)
+    /// <summary>A new array holding <paramref name="source"/> in the other layout (a copy for ranks below 3, where both agree).</summary>
+    static float[] Transpose(ReadOnlySpan<float> source, int[] shape, bool toChannelsLast)
     {
         if (shape.Length < 3)
-            return source;
+            return source.ToArray();
         int batch = shape[0], channels = shape[1];
-        long positions = Tensor(shape) / batch / channels;
+        // A span holds at most int.MaxValue elements, so int indices reach them all.
+        int positions = source.Length / batch / channels;
         var result = new float[source.Length];
         for (int n = 0; n < batch; n++)
             for (int c = 0; c < channels; c++)
-                for (long s = 0; s < positions; s++)
+                for (int s = 0; s < positions; s++)
                 {
-                    long logical = (n * channels + c) * positions + s, last = (n * positions + s) * channels + c;
+                    int logical = (n * channels + c) * positions + s, last = (n * positions + s) * channels + c;
                     if (toChannelsLast)
                         result[last] = source[logical];
                     else
@@ -282,5 +288,4 @@ public sealed unsafe class GraphExecutor
 
     static long Tensor(int[] shape) => shape.Aggregate(1L, (a, b) => a * b);
 
-    static string Describe(IEnumerable<int> shape) => "[" + string.Join(", ", shape) + "]";
 }

@@ -1,5 +1,7 @@
 using ActionKit.Data.Loading;
 using ActionKit.Engine;
+using ActionKit.Engine.Models;
+using ActionKit.Export.Graph;
 using ActionKit.Export.Onnx;
 using ActionKit.Export.OpenVino;
 using ActionKit.Export.Runtime;
@@ -51,8 +53,7 @@ public abstract class VideoClassifier : IDisposable
     /// <summary>Opens <paramref name="modelPath"/> by its extension: .safetensors, .onnx or .xml (OpenVINO IR).</summary>
     public static VideoClassifier Open(string modelPath, string device = "auto")
     {
-        if (!File.Exists(modelPath))
-            throw new TrainingException($"{modelPath}: model file not found");
+        RequireModelFile(modelPath);
         switch (Path.GetExtension(modelPath).ToLowerInvariant())
         {
             case ".safetensors":
@@ -72,9 +73,10 @@ public abstract class VideoClassifier : IDisposable
         }
     }
 
-    /// <summary>The label schema and template beside a model file.</summary>
+    /// <summary>The label schema and template beside a model file (which must exist).</summary>
     public static (LabelSchema Labels, ModelTemplate Template) Companions(string modelPath)
     {
+        RequireModelFile(modelPath);
         string folder = Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
         var labels = LabelSchema.Load(Path.Combine(folder, LabelSchema.FileName));
         string templatePath = Path.Combine(folder, WorkspaceTemplate.FileName);
@@ -83,9 +85,15 @@ public abstract class VideoClassifier : IDisposable
         return (labels, WorkspaceTemplate.Load(templatePath));
     }
 
+    static void RequireModelFile(string modelPath)
+    {
+        if (!File.Exists(modelPath))
+            throw new TrainingException($"{modelPath}: model file not found");
+    }
+
     /// <summary>[N, T, H, W, 3] channels-last clips to the exported models' [N, 1, 3, T, H, W].</summary>
     public static float[] ModelInput(ClipBatch batch) =>
-        GraphExecutor.ToLogical(batch.Data.AsSpan(0, batch.Count * batch.ClipLength * batch.Size * batch.Size * ClipBatch.Channels).ToArray(),
+        GraphExecutor.ToLogical(batch.Data.AsSpan(0, batch.Count * batch.ClipLength * batch.Size * batch.Size * ClipBatch.Channels),
             [batch.Count, ClipBatch.Channels, batch.ClipLength * batch.Size * batch.Size]);
 
     public static int[] ModelInputShape(ClipBatch batch) => [batch.Count, 1, ClipBatch.Channels, batch.ClipLength, batch.Size, batch.Size];
@@ -108,6 +116,9 @@ public sealed class EngineClassifier : VideoClassifier
         this.model = model;
         input = new BatchInput(backend);
     }
+
+    /// <summary>The trained network, in evaluation mode whenever this classifier runs it.</summary>
+    public X3D Network => model.Network;
 
     public override string Runtime => $"ActionKit engine ({backend.Name})";
     protected override bool TakesPixels => false;
@@ -136,9 +147,18 @@ public sealed class EngineClassifier : VideoClassifier
 }
 
 /// <summary>An OpenVINO IR (openvino.xml + .bin) read back by ActionKit's reader and run by its graph executor.</summary>
-public sealed class OpenVinoClassifier(string xmlPath, LabelSchema labels, ModelTemplate template) : VideoClassifier(xmlPath, labels, template)
+public sealed class OpenVinoClassifier : VideoClassifier
 {
-    readonly GraphExecutor executor = new(IrReader.Read(xmlPath));
+    readonly GraphExecutor executor;
+
+    public OpenVinoClassifier(string xmlPath, LabelSchema labels, ModelTemplate template) : base(xmlPath, labels, template)
+    {
+        Graph = IrReader.Read(xmlPath);
+        executor = new GraphExecutor(Graph);
+    }
+
+    /// <summary>The network as the IR describes it.</summary>
+    public ModelGraph Graph { get; }
 
     public override string Runtime => "ActionKit IR executor (CPU)";
     protected override bool TakesPixels => true;

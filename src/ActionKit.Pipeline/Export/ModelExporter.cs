@@ -1,8 +1,8 @@
+using System.Numerics.Tensors;
 using System.Text.Json;
 using ActionKit.Data;
 using ActionKit.Data.Cvat;
 using ActionKit.Data.Loading;
-using ActionKit.Engine;
 using ActionKit.Export.Onnx;
 using ActionKit.Export.OpenVino;
 using ActionKit.Export.Quantization;
@@ -43,10 +43,8 @@ public static class ModelExporter
     /// <summary>Writes the exported models of <paramref name="weightsPath"/> into <paramref name="folder"/> and checks them on <paramref name="testRoot"/>.</summary>
     public static ExportReport Export(string weightsPath, string folder, string testRoot, int workers, CancellationToken cancellationToken)
     {
-        using var backend = Devices.Create("cpu");
-        using var model = TrainedModel.Load(weightsPath, backend);
-        var preprocessing = ModelFactory.Preprocessing(model.Template.Data);
-        var graph = X3DGraphBuilder.Build(model.Network, preprocessing, model.Labels.Names, new Dictionary<string, string>
+        using var model = new EngineClassifier(weightsPath, "cpu");
+        var graph = X3DGraphBuilder.Build(model.Network, model.Preprocessing(), model.Labels.Names, new Dictionary<string, string>
         {
             ["producer"] = $"ActionKit {ActionKitVersion.Current}",
             ["template"] = model.Template.Id,
@@ -56,8 +54,7 @@ public static class ModelExporter
         OnnxWriter.Write(graph, Path.Combine(folder, OnnxFileName));
         IrWriter.Write(graph, Path.Combine(folder, IrFileName));
 
-        using var engine = VideoClassifier.Open(weightsPath, "cpu");
-        var agreement = Agree(engine, [Path.Combine(folder, OnnxFileName), Path.Combine(folder, IrFileName)], testRoot, workers, cancellationToken);
+        var agreement = Agree(model, [Path.Combine(folder, OnnxFileName), Path.Combine(folder, IrFileName)], testRoot, workers, cancellationToken);
         var report = new ExportReport(OnnxFileName, IrFileName, graph.Nodes.Count, graph.Constants.Sum(c => c.Length), agreement);
         AtomicFile.WriteAllText(Path.Combine(folder, ExportReportFileName), JsonSerializer.Serialize(report, Json) + "\n");
         return report;
@@ -71,8 +68,9 @@ public static class ModelExporter
     public static QuantizationReport Optimize(string irPath, string folder, string calibrationRoot, string testRoot, OptimizeParams options,
         int workers, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {
-        using var reference = VideoClassifier.Open(irPath);
-        var graph = IrReader.Read(irPath);
+        var (labels, template) = VideoClassifier.Companions(irPath);
+        using var reference = new OpenVinoClassifier(irPath, labels, template);
+        var graph = reference.Graph;
         var calibration = CalibrationBatches(reference, calibrationRoot, options, workers, progress, cancellationToken);
         int passes = calibration.Count * (options.FastBiasCorrection ? 2 : 1);
         var quantization = PostTrainingQuantizer.Quantize(graph, calibration, options.FastBiasCorrection,
@@ -97,47 +95,41 @@ public static class ModelExporter
     static List<RuntimeAgreement> Agree(VideoClassifier reference, IReadOnlyList<string> modelPaths, string testRoot, int workers,
         CancellationToken cancellationToken)
     {
-        var names = reference.Labels.Names;
-        var videos = LabeledVideo.FromCvat(CvatDataset.Open(testRoot), names).Take(AgreementBatches * 8).ToList();
+        int classes = reference.Labels.Names.Count;
+        var videos = LabeledVideo.FromCvat(CvatDataset.Open(testRoot), reference.Labels.Names).Take(AgreementBatches * 8).ToList();
+        var expected = Logits(reference, videos, workers, cancellationToken);
         var result = new List<RuntimeAgreement>();
         foreach (var path in modelPaths)
         {
             using var model = VideoClassifier.Open(path);
+            var actual = Logits(model, videos, workers, cancellationToken);
             double maxDifference = 0, maxLogit = 0;
-            int clips = 0, agreeing = 0;
-            foreach (var (expected, actual) in Logits(reference, videos, workers, cancellationToken).Zip(Logits(model, videos, workers, cancellationToken)))
+            int clips = expected.Length / classes, agreeing = 0;
+            for (int row = 0; row < clips; row++)
             {
-                for (int row = 0; row < expected.Length / names.Count; row++, clips++)
-                {
-                    var a = expected.AsSpan(row * names.Count, names.Count);
-                    var b = actual.AsSpan(row * names.Count, names.Count);
-                    for (int k = 0; k < names.Count; k++)
-                    {
-                        maxDifference = Math.Max(maxDifference, Math.Abs(a[k] - b[k]));
-                        maxLogit = Math.Max(maxLogit, Math.Abs(a[k]));
-                    }
-                    agreeing += ArgMax(a) == ArgMax(b) ? 1 : 0;
-                }
+                var a = expected.AsSpan(row * classes, classes);
+                var b = actual.AsSpan(row * classes, classes);
+                maxDifference = Math.Max(maxDifference, MaxAbsoluteDifference(a, b));
+                maxLogit = Math.Max(maxLogit, Math.Abs(TensorPrimitives.MaxMagnitude(a)));
+                agreeing += TensorPrimitives.IndexOfMax(a) == TensorPrimitives.IndexOfMax(b) ? 1 : 0;
             }
             result.Add(new RuntimeAgreement(model.Runtime + ": " + Path.GetFileName(path), clips, maxDifference, maxLogit, clips == 0 ? 0 : agreeing / (double)clips));
         }
         return result;
     }
 
-    static IEnumerable<float[]> Logits(VideoClassifier model, IReadOnlyList<LabeledVideo> videos, int workers, CancellationToken cancellationToken)
+    static float MaxAbsoluteDifference(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
-        using var loader = new ClipLoader(videos, model.Preprocessing(testClips: 1), new ClipLoaderOptions { Mode = ClipMode.Test, BatchSize = 8, Workers = workers });
-        foreach (var batch in loader.ReadEpoch(0, cancellationToken))
-            yield return model.Logits(batch);
+        Span<float> difference = stackalloc float[a.Length];
+        TensorPrimitives.Subtract(a, b, difference);
+        return Math.Abs(TensorPrimitives.MaxMagnitude(difference));
     }
 
-    static int ArgMax(ReadOnlySpan<float> values)
+    /// <summary>The logits of one centre clip of each video, rows in video order.</summary>
+    static float[] Logits(VideoClassifier model, IReadOnlyList<LabeledVideo> videos, int workers, CancellationToken cancellationToken)
     {
-        int best = 0;
-        for (int k = 1; k < values.Length; k++)
-            if (values[k] > values[best])
-                best = k;
-        return best;
+        using var loader = new ClipLoader(videos, model.Preprocessing(testClips: 1), new ClipLoaderOptions { Mode = ClipMode.Test, BatchSize = 8, Workers = workers });
+        return [.. loader.ReadEpoch(0, cancellationToken).SelectMany(model.Logits)];
     }
 
     /// <summary>One centre clip in pixels from each of up to SubsetSize videos, shuffled with a fixed seed (OTX: min(300, videos)).</summary>
