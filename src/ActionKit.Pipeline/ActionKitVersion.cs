@@ -1,6 +1,6 @@
 namespace ActionKit.Pipeline;
 
-/// <summary>The ActionKit version that enters every stage key: a new version re-runs the stages whose code it changed.</summary>
+/// <summary>ActionKit's version, as the CLI and exported models report it and locks record it (stage keys hold the code itself).</summary>
 public static class ActionKitVersion
 {
     public static string Current { get; } = typeof(ActionKitVersion).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";

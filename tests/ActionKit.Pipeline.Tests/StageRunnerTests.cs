@@ -96,12 +96,39 @@ public sealed class StageRunnerTests : IDisposable
     }
 
     [Fact]
-    public void Version_enters_the_key()
+    public void Declared_code_and_packages_enter_the_key_and_a_change_names_them()
     {
-        var fingerprint = Runner(new PipelineParams()).Plan(first).Fingerprint;
-        var newer = new StageFingerprint(fingerprint.Stage, "99.0.0", fingerprint.Upstream, fingerprint.Inputs, fingerprint.Params);
-        Assert.NotEqual(fingerprint.Key, newer.Key);
+        first.Code = ["ActionKit.Fake/Cpu"];
+        first.Packages = ["Some.Package"];
+        var code = FakeCode(activations: "a1", gemm: "g1", package: "1.0.0");
+        var runner = Runner(new PipelineParams(), code);
+        runner.Run(runner.Plan(first), null, CancellationToken.None);
+        Assert.True(Runner(new PipelineParams(), code).Plan(first).UpToDate);
+        Assert.True(Runner(new PipelineParams(), FakeCode(activations: "a1", gemm: "g1", package: "1.0.0", readme: "r2")).Plan(first).UpToDate);
+
+        var edited = Runner(new PipelineParams(), FakeCode(activations: "a2", gemm: "g1", package: "1.0.0")).Plan(first);
+        Assert.False(edited.UpToDate);
+        Assert.Equal("code ActionKit.Fake/Cpu changed", edited.Reason);
+
+        var upgraded = Runner(new PipelineParams(), FakeCode(activations: "a1", gemm: "g1", package: "1.1.0")).Plan(first);
+        Assert.Equal("package Some.Package 1.0.0 -> 1.1.0", upgraded.Reason);
     }
+
+    [Fact]
+    public void A_code_unit_that_names_no_source_file_is_an_error()
+    {
+        first.Code = ["ActionKit.Fake/Gpu"];
+        var error = Assert.Throws<InvalidOperationException>(() => Runner(new PipelineParams(), FakeCode("a1", "g1", "1.0.0")).Plan(first));
+        Assert.Contains("ActionKit.Fake/Gpu", error.Message);
+    }
+
+    /// <summary>An assembly ActionKit.Fake with two files under Cpu/ and one outside it, referencing Some.Package.</summary>
+    private static CodeIndex FakeCode(string activations, string gemm, string package, string readme = "r1") => new(new Dictionary<string, AssemblyCode>
+    {
+        ["ActionKit.Fake"] = new(
+            new Dictionary<string, string> { ["Cpu/Activations.cs"] = activations, ["Cpu/Gemm.cs"] = gemm, ["Readme.cs"] = readme },
+            new Dictionary<string, string> { ["Some.Package"] = package }),
+    });
 
     [Fact]
     public void Downstream_stage_needs_its_upstream_lock()
@@ -222,7 +249,7 @@ public sealed class StageRunnerTests : IDisposable
         Assert.Contains("no lock", Runner(new PipelineParams()).Plan(first).Reason);
     }
 
-    private StageRunner Runner(PipelineParams parameters) => new(graph, new PipelineContext(root.Path, parameters));
+    private StageRunner Runner(PipelineParams parameters, CodeIndex? code = null) => new(graph, new PipelineContext(root.Path, parameters), code);
 
     private List<StagePlan> RunAll(PipelineParams parameters)
     {

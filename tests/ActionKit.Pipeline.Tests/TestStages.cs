@@ -17,6 +17,10 @@ internal sealed class FirstStage : IStage
     /// <summary>Non-file content the stage declares it reads (null: none).</summary>
     public Dictionary<string, string>? Contents { get; set; }
 
+    /// <summary>The code units and packages the stage declares it runs.</summary>
+    public List<string> Code { get; set; } = [];
+    public List<string> Packages { get; set; } = [];
+
     public string Name => "first";
 
     public StageDeclaration Declare(PipelineContext context) => new(
@@ -25,6 +29,8 @@ internal sealed class FirstStage : IStage
         Inputs: [context.FullPath("input/a.txt"), context.FullPath("input/frames")],
         Params: ["synth.seed"],
         Upstream: [],
+        Code: Code,
+        Packages: Packages,
         Contents: Contents);
 
     public void Run(PipelineContext context, string workFolder, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
@@ -50,7 +56,9 @@ internal sealed class SecondStage : IStage
         Outputs: ["second.txt"],
         Inputs: [context.FullPath("out/first")],
         Params: ["data.split"],
-        Upstream: ["first"]);
+        Upstream: ["first"],
+        Code: [],
+        Packages: []);
 
     public void Run(PipelineContext context, string workFolder, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {

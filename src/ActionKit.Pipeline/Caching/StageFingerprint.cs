@@ -11,21 +11,22 @@ public sealed record StageFingerprint
 {
     public StageFingerprint(
         string stage,
-        string version,
         IReadOnlyDictionary<string, string> upstream,
         IReadOnlyDictionary<string, string> inputs,
-        IReadOnlyDictionary<string, JsonNode?> parameters)
+        IReadOnlyDictionary<string, JsonNode?> parameters,
+        IReadOnlyDictionary<string, string> code,
+        IReadOnlyDictionary<string, string> packages)
     {
         Stage = stage;
-        Version = version;
         Upstream = upstream;
         Inputs = inputs;
         Params = parameters;
+        Code = code;
+        Packages = packages;
         Key = ComputeKey();
     }
 
     public string Stage { get; }
-    public string Version { get; }
 
     /// <summary>Upstream stage name to its key.</summary>
     public IReadOnlyDictionary<string, string> Upstream { get; }
@@ -36,13 +37,21 @@ public sealed record StageFingerprint
     /// <summary>Dotted parameter key to its value.</summary>
     public IReadOnlyDictionary<string, JsonNode?> Params { get; }
 
+    /// <summary>Code unit (<c>ActionKit.Kernels</c>) to the hash of its sources.</summary>
+    public IReadOnlyDictionary<string, string> Code { get; }
+
+    /// <summary>NuGet package to its version.</summary>
+    public IReadOnlyDictionary<string, string> Packages { get; }
+
     public string Key { get; }
 
     /// <summary>Why a run recorded in <paramref name="previous"/> does not match this fingerprint, one line per difference.</summary>
     public IEnumerable<string> DifferencesFrom(StageLock previous)
     {
-        if (previous.ActionkitVersion != Version)
-            yield return $"ActionKit version {previous.ActionkitVersion} -> {Version}";
+        foreach (string unit in Changed(previous.Code, Code))
+            yield return $"code {unit} changed";
+        foreach (string package in Changed(previous.Packages, Packages))
+            yield return $"package {package} {previous.Packages.GetValueOrDefault(package, "(none)")} -> {Packages.GetValueOrDefault(package, "(none)")}";
         foreach (string name in Changed(previous.Upstream, Upstream))
             yield return $"upstream stage {name} changed";
         foreach (string path in Changed(previous.Inputs, Inputs))
@@ -69,13 +78,16 @@ public sealed record StageFingerprint
     {
         var text = new StringBuilder();
         text.Append("stage ").Append(Stage).Append('\n');
-        text.Append("actionkit ").Append(Version).Append('\n');
         foreach (var (name, key) in Upstream.OrderBy(p => p.Key, StringComparer.Ordinal))
             text.Append("upstream ").Append(name).Append(' ').Append(key).Append('\n');
         foreach (var (path, hash) in Inputs.OrderBy(p => p.Key, StringComparer.Ordinal))
             text.Append("input ").Append(hash).Append(' ').Append(path).Append('\n');
         foreach (var (key, value) in Params.OrderBy(p => p.Key, StringComparer.Ordinal))
             text.Append("param ").Append(key).Append(' ').Append(Canonical(value)).Append('\n');
+        foreach (var (unit, hash) in Code.OrderBy(p => p.Key, StringComparer.Ordinal))
+            text.Append("code ").Append(hash).Append(' ').Append(unit).Append('\n');
+        foreach (var (package, version) in Packages.OrderBy(p => p.Key, StringComparer.Ordinal))
+            text.Append("package ").Append(package).Append(' ').Append(version).Append('\n');
         return ContentHasher.HashText(text.ToString());
     }
 }

@@ -6,7 +6,8 @@ namespace ActionKit.Pipeline.Caching;
 
 /// <summary>
 /// The record of a stage's last successful run (<c>.locks/NAME.json</c>), like a dvc.lock entry: the key, what went
-/// into it, and the hashes of the outputs it produced. Paths are relative to the pipeline root where possible.
+/// into it, and the hashes of the outputs it produced. Paths are relative to the pipeline root where possible. The
+/// ActionKit version and the time are information, not part of the key.
 /// </summary>
 public sealed record StageLock
 {
@@ -23,6 +24,10 @@ public sealed record StageLock
     public required SortedDictionary<string, string> Upstream { get; init; }
     public required SortedDictionary<string, string> Inputs { get; init; }
     public required SortedDictionary<string, JsonNode?> Params { get; init; }
+
+    // Not required: a lock written before code entered the keys still reads, and its stage reruns naming the code.
+    public SortedDictionary<string, string> Code { get; init; } = [];
+    public SortedDictionary<string, string> Packages { get; init; } = [];
     public required SortedDictionary<string, string> Outputs { get; init; }
 
     /// <summary>When the run finished; informational, not part of the key.</summary>

@@ -9,10 +9,14 @@ namespace ActionKit.Pipeline.Caching;
 /// its outputs are intact; <see cref="Run"/> runs it in a work folder beside its outputs, moves the outputs into place
 /// on success, and writes the lock last. A failed or cancelled run leaves the previous outputs as they were.
 /// </summary>
-public sealed class StageRunner(StageGraph graph, PipelineContext context)
+/// <param name="graph">The stages, for their upstream locks.</param>
+/// <param name="context">The pipeline the stages run in.</param>
+/// <param name="code">The code the stages run: this process's by default (tests pass an edited one).</param>
+public sealed class StageRunner(StageGraph graph, PipelineContext context, CodeIndex? code = null)
 {
     private const string KeyFileName = ".key";
     private readonly ContentHasher hasher = new(context.StateFolder);
+    private readonly CodeIndex code = code ?? CodeIndex.Loaded;
 
     public PipelineContext Context => context;
 
@@ -25,14 +29,15 @@ public sealed class StageRunner(StageGraph graph, PipelineContext context)
         var declaration = stage.Declare(context);
         var fingerprint = new StageFingerprint(
             stage.Name,
-            ActionKitVersion.Current,
             declaration.Upstream.ToDictionary(name => name, name => UpstreamKey(stage.Name, name)),
             declaration.Inputs.ToDictionary(context.DisplayPath, path => hasher.TryHash(path)
                     ?? throw new StageException(stage.Name, $"input {context.DisplayPath(path)} does not exist"))
                 .Concat((declaration.Contents ?? new Dictionary<string, string>()).Select(content =>
                     KeyValuePair.Create(content.Key, ContentHasher.HashText(content.Value))))
                 .ToDictionary(),
-            declaration.Params.ToDictionary(key => key, key => ParamsLoader.Select(context.Params, key)));
+            declaration.Params.ToDictionary(key => key, key => ParamsLoader.Select(context.Params, key)),
+            declaration.Code.ToDictionary(unit => unit, code.Hash),
+            declaration.Packages.ToDictionary(package => package, code.PackageVersion));
         string? reason = force ? "forced" : WhyRun(stage.Name, declaration, fingerprint);
         return new StagePlan(stage, declaration, fingerprint, UpToDate: reason is null, reason ?? "up to date");
     }
@@ -60,10 +65,12 @@ public sealed class StageRunner(StageGraph graph, PipelineContext context)
         {
             Stage = stage.Name,
             Key = plan.Fingerprint.Key,
-            ActionkitVersion = plan.Fingerprint.Version,
+            ActionkitVersion = ActionKitVersion.Current,
             Upstream = new(plan.Fingerprint.Upstream.ToDictionary()),
             Inputs = new(plan.Fingerprint.Inputs.ToDictionary()),
             Params = new(plan.Fingerprint.Params.ToDictionary()),
+            Code = new(plan.Fingerprint.Code.ToDictionary()),
+            Packages = new(plan.Fingerprint.Packages.ToDictionary()),
             Outputs = new(declaration.Outputs.ToDictionary(
                 output => context.DisplayPath(Path.Combine(declaration.Home, output)),
                 output => hasher.TryHash(Path.Combine(declaration.Home, output))!)),

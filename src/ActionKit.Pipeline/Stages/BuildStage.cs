@@ -19,6 +19,9 @@ public sealed class BuildStage : IStage
         Inputs: [context.CvatRoot, .. context.TemplateFile is { } file ? new[] { file } : []],
         Params: ["template", "train"],
         Upstream: ["convert"],
+        // The template code reaches the key through the template in force it resolves (Contents).
+        Code: [StageCode.Data, .. StageCode.Workspace, "ActionKit.Pipeline/Stages/BuildStage.cs"],
+        Packages: ["YamlDotNet"],
         // A built-in template changes with ActionKit's code, not with a file the stage could hash.
         Contents: new Dictionary<string, string> { ["template in force"] = WorkspaceTemplate.Serialize(context.ResolveTemplate()) });
 

@@ -26,7 +26,9 @@ public sealed class ConvertStage : IStage
                 media,
             ],
             Params: ["data.split", "data.source"],
-            Upstream: context.UsesSyntheticData ? ["synth"] : []);
+            Upstream: context.UsesSyntheticData ? ["synth"] : [],
+            Code: [StageCode.Data, "ActionKit.Pipeline/Stages/ConvertStage.cs"],
+            Packages: StageCode.DataPackages);
     }
 
     public void Run(PipelineContext context, string workFolder, IProgress<WorkProgress>? progress, CancellationToken cancellationToken) =>

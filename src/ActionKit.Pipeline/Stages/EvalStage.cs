@@ -21,7 +21,9 @@ public sealed class EvalStage : IStage
         Outputs: [ReportFileName, ConfusionFileName],
         Inputs: [Path.Combine(context.Workspace, Trainer.ModelsFolder, TrainedModel.WeightsFileName), Path.Combine(context.Workspace, WorkspaceData.FileName)],
         Params: ["eval", "device"],
-        Upstream: ["train", "build"]);
+        Upstream: ["train", "build"],
+        Code: [.. StageCode.Evaluation, "ActionKit.Pipeline/Stages/EvalStage.cs"],
+        Packages: [.. StageCode.ModelPackages, "ScottPlot"]);
 
     public void Run(PipelineContext context, string workFolder, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {

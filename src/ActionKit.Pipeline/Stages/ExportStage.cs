@@ -23,7 +23,9 @@ public sealed class ExportStage : IStage
         Inputs: [.. ModelInputs(Path.Combine(context.Workspace, Trainer.ModelsFolder), TrainedModel.WeightsFileName),
             Path.Combine(context.Workspace, WorkspaceData.FileName)],
         Params: ["eval"],
-        Upstream: ["train", "build"]);
+        Upstream: ["train", "build"],
+        Code: [.. StageCode.Export, "ActionKit.Pipeline/Stages/ExportStage.cs"],
+        Packages: StageCode.ExportPackages);
 
     public void Run(PipelineContext context, string workFolder, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {
@@ -88,7 +90,9 @@ public sealed class OptimizeStage : IStage
         Inputs: [.. ExportStage.ModelInputs(Path.Combine(context.Workspace, ExportStage.Folder), ModelExporter.IrFileName, "openvino.bin"),
             Path.Combine(context.Workspace, WorkspaceData.FileName)],
         Params: ["optimize", "eval"],
-        Upstream: ["export", "build"]);
+        Upstream: ["export", "build"],
+        Code: [.. StageCode.Export, "ActionKit.Pipeline/Stages/ExportStage.cs"],
+        Packages: StageCode.ExportPackages);
 
     public void Run(PipelineContext context, string workFolder, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {

@@ -22,14 +22,17 @@ public interface IStage
 }
 
 /// <summary>
-/// What a stage reads and writes: the stage's key is a hash of its upstream stages' keys, its inputs' contents and the
-/// values of its params (plus the ActionKit version); its outputs are checked against the hashes its lock recorded.
+/// What a stage reads and writes: the stage's key is a hash of its upstream stages' keys, its inputs' contents, the
+/// values of its params and the code it runs; its outputs are checked against the hashes its lock recorded.
 /// </summary>
 /// <param name="Home">The folder that holds the outputs, the lock (<c>.locks/NAME.json</c>) and the work folder (<c>.work/NAME/</c>).</param>
 /// <param name="Outputs">Files or folders, relative to <paramref name="Home"/>.</param>
 /// <param name="Inputs">Absolute paths of files or folders hashed by content.</param>
 /// <param name="Params">Dotted keys (<c>data.split</c>) or whole sections (<c>synth</c>) of params.yaml.</param>
 /// <param name="Upstream">Names of the stages whose keys enter this one's.</param>
+/// <param name="Code">The ActionKit code the stage runs itself, as <see cref="Caching.CodeIndex"/> units
+/// (<c>ActionKit.Kernels</c>, <c>ActionKit.Pipeline/Training</c>); its upstream stages' code reaches it through their keys.</param>
+/// <param name="Packages">The NuGet packages whose behaviour the stage's outputs depend on; their versions enter the key.</param>
 /// <param name="Contents">What the stage reads that is not a file (a built-in template's resolved text), by name;
 /// hashed into the key like an input.</param>
 public sealed record StageDeclaration(
@@ -38,4 +41,6 @@ public sealed record StageDeclaration(
     IReadOnlyList<string> Inputs,
     IReadOnlyList<string> Params,
     IReadOnlyList<string> Upstream,
+    IReadOnlyList<string> Code,
+    IReadOnlyList<string> Packages,
     IReadOnlyDictionary<string, string>? Contents = null);

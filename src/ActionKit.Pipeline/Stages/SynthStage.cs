@@ -12,7 +12,8 @@ public sealed class SynthStage : IStage
     public StageDeclaration Declare(PipelineContext context)
     {
         string root = context.FullPath(DataParams.SyntheticRoot);
-        return new(Home: Path.GetDirectoryName(root)!, Outputs: [Path.GetFileName(root)], Inputs: [], Params: ["synth"], Upstream: []);
+        return new(Home: Path.GetDirectoryName(root)!, Outputs: [Path.GetFileName(root)], Inputs: [], Params: ["synth"], Upstream: [],
+            Code: [StageCode.Data, "ActionKit.Pipeline/Stages/SynthStage.cs"], Packages: StageCode.DataPackages);
     }
 
     public void Run(PipelineContext context, string workFolder, IProgress<WorkProgress>? progress, CancellationToken cancellationToken) =>

@@ -20,7 +20,11 @@ public sealed class TrainStage : IStage
         Outputs: [Trainer.ModelsFolder, EpochMetrics.FileName, Trainer.CurvesFileName],
         Inputs: [Path.Combine(context.Workspace, WorkspaceTemplate.FileName), Path.Combine(context.Workspace, WorkspaceData.FileName)],
         Params: ["device"],
-        Upstream: ["build"]);
+        Upstream: ["build"],
+        // Validation after each epoch scores the clips and computes the metrics; the rest of Evaluation is Eval's.
+        Code: [.. StageCode.Model, "ActionKit.Pipeline/Training", "ActionKit.Pipeline/Evaluation/VideoScorer.cs",
+            "ActionKit.Pipeline/Evaluation/ClassificationMetrics.cs", "ActionKit.Pipeline/Stages/TrainStage.cs"],
+        Packages: [.. StageCode.ModelPackages, "ScottPlot"]);
 
     public void Run(PipelineContext context, string workFolder, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {
