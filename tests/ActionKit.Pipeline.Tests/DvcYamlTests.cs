@@ -5,7 +5,7 @@ using YamlDotNet.RepresentationModel;
 
 namespace ActionKit.Pipeline.Tests;
 
-/// <summary>dvc.yaml declares the same stages as the C# definitions, so the two cannot drift apart.</summary>
+/// <summary>dvc.yaml declares the same stages as the C# definitions (inputs, code, params, outputs), so the two cannot drift apart.</summary>
 public sealed partial class DvcYamlTests
 {
     private readonly string repository = ParamsLoaderTests.FindRepositoryRoot();
@@ -25,7 +25,12 @@ public sealed partial class DvcYamlTests
             var dvc = dvcStages[stage.Name];
             string task = char.ToUpperInvariant(stage.Name[0]) + stage.Name[1..];
             Assert.Equal($"./build.sh --target={task} --exclusive", dvc.Cmd);
-            Assert.Equal(declared.Inputs.Select(context.DisplayPath).Order(), dvc.Deps.Order());
+            // DVC's deps are the inputs, the code the stage runs (CodeIndex units as project paths) and, standing
+            // for the package versions, Directory.Packages.props.
+            var code = declared.Code.Select(CodePath).ToList();
+            Assert.All(code, path => Assert.True(File.Exists(Path.Combine(repository, path)) || Directory.Exists(Path.Combine(repository, path)), path));
+            string[] packages = declared.Packages.Count > 0 ? ["Directory.Packages.props"] : [];
+            Assert.Equal(declared.Inputs.Select(context.DisplayPath).Concat(code).Concat(packages).Order(), dvc.Deps.Order());
             Assert.Equal(declared.Params.Order(), dvc.Params.Order());
             Assert.Equal(declared.Outputs.Select(o => context.DisplayPath(Path.Combine(declared.Home, o))).Order(), dvc.Outs.Order());
             foreach (string upstream in declared.Upstream)
@@ -63,6 +68,13 @@ public sealed partial class DvcYamlTests
                     : [];
                 return new DvcStage(((YamlScalarNode)stage["cmd"]).Value!, List("deps"), List("params"), List("outs"));
             });
+    }
+
+    /// <summary>A code unit's path in the repository: ActionKit.Pipeline/Training is src/ActionKit.Pipeline/Training.</summary>
+    private static string CodePath(string unit)
+    {
+        string assembly = unit.Split('/')[0];
+        return CodeKeyTests.ProjectFolder(assembly) + unit[assembly.Length..];
     }
 
     /// <summary>DVC's templating: ${data.root} is params.yaml's value.</summary>
