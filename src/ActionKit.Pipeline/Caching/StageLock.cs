@@ -28,6 +28,7 @@ public sealed record StageLock
     // Not required: a lock written before code entered the keys still reads, and its stage reruns naming the code.
     public SortedDictionary<string, string> Code { get; init; } = [];
     public SortedDictionary<string, string> Packages { get; init; } = [];
+
     public required SortedDictionary<string, string> Outputs { get; init; }
 
     /// <summary>When the run finished; informational, not part of the key.</summary>
