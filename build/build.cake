@@ -48,7 +48,7 @@ Task("Synth")
     .Does(() => Actionkit("synth"));
 
 Task("Convert")
-    .Description("Convert the HMDB51 split to CVAT folders (data/cvat).")
+    .Description("Convert the HMDB51 split to CVAT folders (data/cvat/<dataset>-split<k>-<source>).")
     .IsDependentOn("Synth")
     .Does(() => Actionkit("convert"));
 
