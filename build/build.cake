@@ -90,6 +90,15 @@ Task("Test")
         });
     });
 
+Task("Fuzz")
+    .Description("Run the readers' fuzz corpora at 20 times the cases CI runs (ACTIONKIT_FUZZ_SCALE, default 20).")
+    .Does(() => DotNetTest("Pipeline.sln", new DotNetTestSettings
+    {
+        Configuration = configuration,
+        Filter = "Category=Fuzz",
+        EnvironmentVariables = { ["ACTIONKIT_FUZZ_SCALE"] = EnvironmentVariable("ACTIONKIT_FUZZ_SCALE") ?? "20" },
+    }));
+
 Task("Bench")
     .Description("Run the benchmarks (tests/ActionKit.Bench) in Release; results in artifacts/bench.")
     .Does(() =>
