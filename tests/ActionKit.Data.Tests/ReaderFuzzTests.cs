@@ -133,6 +133,6 @@ public sealed class VideoFuzzTests
             TimeBound = TimeSpan.FromSeconds(60),
             // Decoded frames legitimately outgrow a compressed file; the decoder's own cap bounds them.
             Allowance = size => (64L << 20) + 1024 * size,
-        }.Run(40);
+        }.Run(30);
     }
 }
