@@ -48,7 +48,7 @@ Task("Synth")
     .Does(() => Actionkit("synth"));
 
 Task("Convert")
-    .Description("Convert the HMDB51 split to CVAT folders (data/cvat).")
+    .Description("Convert the HMDB51 split to CVAT folders (data/cvat/<dataset>-split<k>-<source>).")
     .IsDependentOn("Synth")
     .Does(() => Actionkit("convert"));
 
@@ -89,6 +89,15 @@ Task("Test")
             Loggers = { "trx" },
         });
     });
+
+Task("Fuzz")
+    .Description("Run the readers' fuzz corpora at 20 times the cases CI runs (ACTIONKIT_FUZZ_SCALE, default 20).")
+    .Does(() => DotNetTest("Pipeline.sln", new DotNetTestSettings
+    {
+        Configuration = configuration,
+        Filter = "Category=Fuzz",
+        EnvironmentVariables = { ["ACTIONKIT_FUZZ_SCALE"] = EnvironmentVariable("ACTIONKIT_FUZZ_SCALE") ?? "20" },
+    }));
 
 Task("Bench")
     .Description("Run the benchmarks (tests/ActionKit.Bench) in Release; results in artifacts/bench.")

@@ -27,7 +27,7 @@ public partial class Program
         config.SetApplicationVersion(ActionKitVersion.Current);
         config.AddCommand<FindCommand>("find").WithDescription("List the model templates (TASK, ID, NAME, BASE PATH).");
         config.AddCommand<SynthCommand>("synth").WithDescription("Write the synthetic HMDB51-layout dataset (only for the default data root).");
-        config.AddCommand<ConvertCommand>("convert").WithDescription("Convert the HMDB51 split to CVAT folders (data/cvat/train, data/cvat/valid).");
+        config.AddCommand<ConvertCommand>("convert").WithDescription("Convert the HMDB51 split to CVAT folders (data/cvat/<dataset>-split<k>-<source>/train, valid).");
         config.AddCommand<BuildCommand>("build").WithDescription("Write the workspace: template.yaml (the template in force) and data.yaml.");
         config.AddCommand<TrainCommand>("train").WithDescription("Train the workspace's model: models/weights.safetensors, label_schema.json, last.ckpt, metrics.jsonl, curves.png.");
         config.AddCommand<EvalCommand>("eval").WithDescription("Evaluate weights on a CVAT test root: performance.json (frame-wise Accuracy, video-wise metrics), confusion.png.");

@@ -13,17 +13,28 @@ public static class JpegFrames
     // Callers already run one frame per thread, so ImageSharp's own parallelism would only oversubscribe.
     private static readonly Configuration SingleThreaded = CreateConfiguration();
 
+    /// <summary>The largest frame side decoded; a JPEG declaring more is refused before its pixels are decoded.</summary>
+    public const int MaxSide = 8192;
+
     public static RgbFrame Decode(string path)
     {
         byte[] bytes = ReadJpegBytes(path);
         try
         {
+            // The header alone gives the size: a small file declaring 60000 x 60000 pixels is refused, not decoded.
+            using var header = new MemoryStream(bytes, writable: false);
+            IImageInfo info = Image.Identify(SingleThreaded, header)
+                              ?? throw new DatasetFormatException(path, "corrupt JPEG: no image header");
+            if (info.Width > MaxSide || info.Height > MaxSide)
+            {
+                throw new DatasetFormatException(path, $"JPEG declares {info.Width}x{info.Height} pixels, more than {MaxSide} on a side");
+            }
             using Image<Rgb24> image = Image.Load<Rgb24>(SingleThreaded, bytes);
             var frame = new RgbFrame(image.Width, image.Height, new byte[image.Width * image.Height * 3]);
             image.CopyPixelDataTo(frame.Pixels);
             return frame;
         }
-        catch (Exception error) when (error is not OutOfMemoryException)
+        catch (Exception error) when (error is not (OutOfMemoryException or DatasetFormatException))
         {
             throw new DatasetFormatException(path, $"corrupt JPEG: {error.Message}", error);
         }

@@ -1,3 +1,4 @@
+using ActionKit.Data.Hmdb51;
 using ActionKit.Pipeline.Parameters;
 using ActionKit.Pipeline.Templates;
 
@@ -35,8 +36,13 @@ public sealed record PipelineContext
     /// <summary>Holds the data stages' outputs, locks (<c>.locks/</c>) and work folders (<c>.work/</c>).</summary>
     public string DataFolder => Path.Combine(Root, "data");
 
-    /// <summary>Convert's output: the CVAT per-video folders <c>train/</c> and <c>valid/</c> of the configured split.</summary>
-    public string CvatRoot => Path.Combine(DataFolder, "cvat");
+    /// <summary>
+    /// Convert's home for the configured dataset, split and source: <c>data/cvat/NAME-splitK-SOURCE/</c>, NAME the data
+    /// root's folder name (<c>data/cvat/synth-hmdb51-split1-rawframes/</c>). It holds the CVAT per-video folders
+    /// <c>train/</c> and <c>valid/</c> and Convert's lock, so conversions of several datasets and splits live side by side.
+    /// </summary>
+    public string CvatRoot => Path.Combine(DataFolder, "cvat",
+        $"{Path.GetFileName(DataRoot)}-split{Params.Data.Split}-{(Params.Data.Source == Hmdb51Source.Rawframes ? Hmdb51Layout.RawframesFolder : Hmdb51Layout.VideosFolder)}");
 
     /// <summary>True when the data root is the synthetic dataset's folder, so Synth must produce it.</summary>
     public bool UsesSyntheticData => DataRoot == FullPath(DataParams.SyntheticRoot);

@@ -79,7 +79,7 @@ public sealed class FrameCodecTests : IDisposable
         RgbFrame[] frames = [.. Enumerable.Range(0, 7).Select(i => Ramp(32, 24, i))];
         string path = _dir.Combine("v.avi");
         VideoFiles.Encode(frames, path);
-        Assert.Equal((32, 24), VideoFiles.Probe(path));
+        Assert.Equal(new VideoInfo(32, 24, 7), VideoFiles.Probe(path));
         IReadOnlyList<RgbFrame> decoded = VideoFiles.Decode(path);
         Assert.Equal(frames.Length, decoded.Count);
         for (int i = 0; i < frames.Length; i++)

@@ -23,7 +23,7 @@ public sealed class PipelineStagesTests : IDisposable
     {
         Assert.Equal(["synth", "convert", "build"], RanStages(Tiny));
         var data = WorkspaceData.Load(root.Combine("workspace", WorkspaceData.FileName));
-        Assert.Equal(("data/cvat/train", 8, "data/cvat/valid", 8), (data.Train.Root, data.Train.Videos, data.Val.Root, data.Val.Videos));
+        Assert.Equal(("data/cvat/synth-hmdb51-split1-rawframes/train", 8, "data/cvat/synth-hmdb51-split1-rawframes/valid", 8), (data.Train.Root, data.Train.Videos, data.Val.Root, data.Val.Videos));
         Assert.Equal(data.Val, data.Test);
         Assert.Equal(SyntheticDataset.ClassNames.Order(StringComparer.Ordinal), data.Labels);
         var template = WorkspaceTemplate.Load(root.Combine("workspace", WorkspaceTemplate.FileName));
@@ -60,13 +60,49 @@ public sealed class PipelineStagesTests : IDisposable
         Assert.Empty(convert.Declaration.Upstream);
         Assert.Contains("hmdb51/hmdb51_train_split_1_rawframes.txt", convert.Fingerprint.Inputs.Keys);
         new StageRunner(StageGraph.Default, real).Run(convert, null, CancellationToken.None);
-        Assert.Equal(8, Directory.GetDirectories(root.Combine("data", "cvat", "valid")).Length);
+        Assert.Equal(8, Directory.GetDirectories(root.Combine("data", "cvat", "hmdb51-split1-rawframes", "valid")).Length);
+    }
+
+    [Fact]
+    public void Datasets_convert_side_by_side_and_each_stays_up_to_date()
+    {
+        Assert.Equal(["synth", "convert", "build"], RanStages(Tiny));
+        CopyFolder(root.Combine("data", "synth-hmdb51"), root.Combine("other"));
+        File.AppendAllText(root.Combine("other", "hmdb51_val_split_1_rawframes.txt"), File.ReadAllLines(root.Combine("other", "hmdb51_train_split_1_rawframes.txt"))[0] + "\n");
+        var other = Tiny with { Data = new DataParams { Root = "other" } };
+        Assert.Equal(["convert", "build"], RanStages(other, "workspace-other"));
+
+        foreach (var (parameters, workspace, folder, valid) in new[]
+                 {
+                     (Tiny, "workspace", "synth-hmdb51-split1-rawframes", 8),
+                     (other, "workspace-other", "other-split1-rawframes", 9),
+                 })
+        {
+            var context = new PipelineContext(root.Path, parameters, workspace);
+            var plan = new StageRunner(StageGraph.Default, context).Plan(new ConvertStage());
+            Assert.True(plan.UpToDate, $"{folder}: {plan.Reason}");
+            Assert.Equal("up to date", plan.Reason);
+            var data = WorkspaceData.Load(Path.Combine(context.Workspace, WorkspaceData.FileName));
+            Assert.Equal(($"data/cvat/{folder}/train", $"data/cvat/{folder}/valid", valid), (data.Train.Root, data.Val.Root, data.Val.Videos));
+        }
+        Assert.Empty(RanStages(Tiny));
+        Assert.Empty(RanStages(other, "workspace-other"));
+    }
+
+    private static void CopyFolder(string source, string destination)
+    {
+        foreach (string file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(destination, Path.GetRelativePath(source, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
     }
 
     // The data stages and Build; training is covered by TrainingTests.
-    private List<string> RanStages(PipelineParams parameters)
+    private List<string> RanStages(PipelineParams parameters, string workspace = PipelineContext.DefaultWorkspace)
     {
-        var runner = new StageRunner(StageGraph.Default, new PipelineContext(root.Path, parameters));
+        var runner = new StageRunner(StageGraph.Default, new PipelineContext(root.Path, parameters, workspace));
         var ran = new List<string>();
         foreach (var stage in StageGraph.Default.Stages.TakeWhile(stage => stage.Name != "train"))
         {

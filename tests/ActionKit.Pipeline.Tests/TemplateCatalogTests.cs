@@ -66,11 +66,11 @@ public sealed class TemplateCatalogTests : IDisposable
     [InlineData("data: { crop_size: 0 }", "data.crop_size must be positive, got 0")]
     [InlineData("model: { depths: [1] }", "model.depths must list 2 positive stage depths")]
     [InlineData("hyper_parameters: { schedule: linear }", "hyper_parameters.schedule must be one of constant, step, cosine")]
-    public void Invalid_values_name_the_template_and_key(string change, string message)
+    public void Invalid_values_name_the_template_file_and_key(string change, string message)
     {
         var catalog = Catalog(("base.yaml", Base), ("child.yaml", $"id: Child_Id\nname: Child\ninherits: Base_Id\n{change}\n"));
         var error = Assert.Throws<TemplateException>(() => catalog.Find("Child"));
-        Assert.Equal("Child_Id", error.Template);
+        Assert.Equal("child.yaml", error.Template);
         Assert.Contains(message, error.Message);
     }
 

@@ -105,6 +105,49 @@ public sealed class TrainingTests(TinyDataset data) : IClassFixture<TinyDataset>
     }
 
     [Fact]
+    public void AFrameTruncatedMidTrainingFailsNamingItAndTheLastCheckpointResumes()
+    {
+        using var copy = new TempFolder();
+        foreach (string file in Directory.EnumerateFiles(data.TrainRoot, "*", SearchOption.AllDirectories))
+        {
+            string target = copy.Combine("train", Path.GetRelativePath(data.TrainRoot, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        var train = LabeledVideo.FromCvat(CvatDataset.Open(copy.Combine("train")), data.Labels);
+        string[] frames = Directory.GetFiles(copy.Combine("train"), "*.jpg", SearchOption.AllDirectories);
+        var originals = frames.ToDictionary(frame => frame, File.ReadAllBytes);
+        TrainingSummary Run(string output, bool resume, Func<WorkProgress, bool>? afterReport = null) => Trainer.Run(
+            new TrainingRun(output, TinyDataset.Template(), data.Labels, train, data.Val, "cpu", resume, Workers: 2),
+            new SynchronousProgress(p => afterReport?.Invoke(p)), CancellationToken.None);
+
+        using var straight = new TempFolder();
+        Run(straight.Path, resume: false);
+
+        // After the first epoch every training frame loses its second half: the frames epoch 2 reads that epoch 1 did
+        // not (those are cached) no longer decode.
+        using var output = new TempFolder();
+        var error = Assert.Throws<DatasetFormatException>(() => Run(output.Path, resume: false, p =>
+        {
+            if (p.Description == "validation" && p.Completed == 1)
+            {
+                foreach (string frame in frames)
+                    File.WriteAllBytes(frame, originals[frame][..(originals[frame].Length / 2)]);
+            }
+            return false;
+        }));
+        Assert.Contains(error.FilePath, frames);
+        Assert.Equal($"{error.FilePath}: truncated JPEG (expected the end-of-image marker FF D9 at the end)", error.Message);
+        Assert.Single(File.ReadAllLines(output.Combine(EpochMetrics.FileName)));
+
+        foreach (string frame in frames)
+            File.WriteAllBytes(frame, originals[frame]);
+        var resumed = Run(output.Path, resume: true);
+        Assert.Equal(3, resumed.Epochs.Count);
+        Assert.Equal(Weights(straight.Path), Weights(output.Path));
+    }
+
+    [Fact]
     public void EarlyStoppingEndsTheFirstEpochThatIsPatienceEpochsPastTheBest()
     {
         using var output = new TempFolder();

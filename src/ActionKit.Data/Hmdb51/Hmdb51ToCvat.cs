@@ -33,12 +33,12 @@ public static class Hmdb51ToCvat
         int?[] frameCounts = [.. jobs.Select(FramesIfComplete)];
         bool[] reused = [.. frameCounts.Select(count => count is not null)];
         VideoJob[] pending = [.. jobs.Where((_, i) => !reused[i])];
-        var sizes = new (int Width, int Height)[pending.Length];
-        Run(pending.Length, i => sizes[i] = InspectSource(pending[i], cancellationToken),
+        var sources = new VideoInfo[pending.Length];
+        Run(pending.Length, i => sources[i] = InspectSource(pending[i], cancellationToken),
             "Checking source frames", progress, cancellationToken);
         RemoveUnfinished(cvatRoot);
         var written = new int[pending.Length];
-        Run(pending.Length, i => written[i] = Write(pending[i], sizes[i], cancellationToken),
+        Run(pending.Length, i => written[i] = Write(pending[i], sources[i], cancellationToken),
             "Converting to CVAT", progress, cancellationToken);
         for (int i = 0, p = 0; i < jobs.Length; i++)
         {
@@ -139,12 +139,13 @@ public static class Hmdb51ToCvat
         }
     }
 
-    // Decodes every source frame (or probes the video) so corrupt input fails before anything is written.
-    private static (int Width, int Height) InspectSource(VideoJob job, CancellationToken cancellationToken)
+    // Decodes every source frame (or probes the video, counting its frames) so corrupt input fails before anything
+    // is written.
+    private static VideoInfo InspectSource(VideoJob job, CancellationToken cancellationToken)
     {
         if (job.Source == Hmdb51Source.Videos)
         {
-            return VideoFiles.Probe(job.SourcePath);
+            return VideoFiles.Probe(job.SourcePath, cancellationToken);
         }
         RgbFrame first = JpegFrames.Decode(job.FramePath(0));
         for (int i = 1; i < job.Entry.FrameCount!.Value; i++)
@@ -157,7 +158,7 @@ public static class Hmdb51ToCvat
                     $"frame is {frame.Width}x{frame.Height}, the video's first frame is {first.Width}x{first.Height}");
             }
         }
-        return (first.Width, first.Height);
+        return new VideoInfo(first.Width, first.Height, job.Entry.FrameCount.Value);
     }
 
     // Video_i.tmp folders left by an interrupted run.
@@ -176,7 +177,7 @@ public static class Hmdb51ToCvat
         }
     }
 
-    private static int Write(VideoJob job, (int Width, int Height) size, CancellationToken cancellationToken)
+    private static int Write(VideoJob job, VideoInfo source, CancellationToken cancellationToken)
     {
         string temporary = job.Destination + ".tmp";
         string images = Path.Combine(temporary, CvatAnnotations.ImagesFolder);
@@ -185,10 +186,10 @@ public static class Hmdb51ToCvat
         {
             int frameCount = job.Source == Hmdb51Source.Rawframes
                 ? CopyFrames(job, images, cancellationToken)
-                : EncodeFrames(job, size, images, cancellationToken);
+                : EncodeFrames(job, source, images, cancellationToken);
             string[] names = [.. Enumerable.Range(0, frameCount).Select(CvatAnnotations.FrameFileName)];
             CvatAnnotations.Write(Path.Combine(temporary, CvatAnnotations.FileName),
-                new CvatAnnotation(job.Index, job.Name, job.Label, size.Width, size.Height, names));
+                new CvatAnnotation(job.Index, job.Name, job.Label, source.Width, source.Height, names));
             if (Directory.Exists(job.Destination))
             {
                 Directory.Delete(job.Destination, recursive: true);
@@ -214,10 +215,9 @@ public static class Hmdb51ToCvat
         return frameCount;
     }
 
-    private static int EncodeFrames(VideoJob job, (int Width, int Height) size, string images,
-        CancellationToken cancellationToken)
+    private static int EncodeFrames(VideoJob job, VideoInfo source, string images, CancellationToken cancellationToken)
     {
-        IReadOnlyList<RgbFrame> frames = VideoFiles.Decode(job.SourcePath, size, cancellationToken);
+        IReadOnlyList<RgbFrame> frames = VideoFiles.Decode(job.SourcePath, source, cancellationToken);
         for (int i = 0; i < frames.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();

@@ -29,18 +29,31 @@ public static class ModelCheckpoint
     /// <summary>The architecture a weights file was saved with.</summary>
     public static X3DConfig ReadConfig(string path)
     {
-        var (_, metadata) = SafeTensors.Read(path);
+        var (tensors, metadata) = SafeTensors.Read(path);
         if (!metadata.TryGetValue(ConfigKey, out var json))
             throw new CheckpointFormatException(path, $"no \"{ConfigKey}\" in the metadata: not an ActionKit X3D checkpoint.");
+        X3DConfig config;
         try
         {
-            return JsonSerializer.Deserialize<X3DConfig>(json) ?? throw new JsonException("null");
+            config = JsonSerializer.Deserialize<X3DConfig>(json) ?? throw new JsonException("null");
+            config.Validate();
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or ArgumentException)
         {
             throw new CheckpointFormatException(path, $"the \"{ConfigKey}\" metadata is not a valid X3D configuration: {e.Message}");
         }
+        // A network is built from the configuration before the weights are checked against it: one far larger than
+        // the file (a corrupt width) would allocate gigabytes first.
+        double fileValues = tensors.Sum(t => (double)t.Data.Length) / sizeof(float);
+        if (LeastParameters(config) > fileValues)
+            throw new CheckpointFormatException(path, $"the \"{ConfigKey}\" metadata describes a network of at least {LeastParameters(config):G3} parameters, the file holds {fileValues:G3} values.");
+        return config;
     }
+
+    // A lower bound on a configuration's parameter count: each block's last pointwise convolution, and the head.
+    static double LeastParameters(X3DConfig config) =>
+        config.Widths.Select((width, stage) => (double)config.Depths[stage] * config.BottleneckFactor * width * width).Sum()
+        + (double)config.HeadWidth * config.HeadHidden + (double)config.HeadHidden * config.NumClasses;
 
     public static void SaveTrainingState(string path, X3D model, IOptimizer optimizer, IReadOnlyDictionary<string, string> metadata)
     {

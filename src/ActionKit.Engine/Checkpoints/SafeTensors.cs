@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Unicode;
 
 namespace ActionKit.Engine.Checkpoints;
 
@@ -88,13 +89,17 @@ public static class SafeTensors
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
         if (headerLength > MaxHeaderBytes || (long)headerLength > bytes.Length - 8)
             throw new CheckpointFormatException(path, $"header length {headerLength} does not fit a file of {bytes.Length} bytes (truncated or not safetensors).");
+        // JsonNode decodes names and strings lazily: invalid UTF-8 would surface later, outside this file's checks.
+        if (!Utf8.IsValid(bytes.AsSpan(8, (int)headerLength)))
+            throw new CheckpointFormatException(path, "header is not valid UTF-8 (corrupt file).");
         JsonObject header;
         try
         {
             header = JsonNode.Parse(bytes.AsSpan(8, (int)headerLength))?.AsObject()
                 ?? throw new CheckpointFormatException(path, "header is not a JSON object.");
+            _ = header.Count; // builds the object's dictionary now, which refuses a name given twice
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
         {
             throw new CheckpointFormatException(path, $"header is not valid JSON: {e.Message}");
         }
@@ -105,8 +110,7 @@ public static class SafeTensors
         {
             if (name == "__metadata__")
             {
-                foreach (var (key, value) in node?.AsObject() ?? [])
-                    metadata[key] = value?.GetValue<string>() ?? "";
+                ReadMetadata(path, node, metadata);
                 continue;
             }
             tensors.Add(ReadEntry(path, name, node, bytes, dataStart, dataLength));
@@ -116,6 +120,19 @@ public static class SafeTensors
             if (byStart[i].Start < byStart[i - 1].End)
                 throw new CheckpointFormatException(path, $"tensors {byStart[i - 1].Tensor.Name} and {byStart[i].Tensor.Name} overlap.");
         return (tensors.Select(t => t.Tensor).ToList(), metadata);
+    }
+
+    static void ReadMetadata(string path, JsonNode? node, Dictionary<string, string> metadata)
+    {
+        try
+        {
+            foreach (var (key, value) in node?.AsObject() ?? [])
+                metadata[key] = value?.GetValue<string>() ?? "";
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new CheckpointFormatException(path, $"__metadata__ is not an object of strings ({e.Message}).");
+        }
     }
 
     static (SafeTensor Tensor, long Start, long End) ReadEntry(string path, string name, JsonNode? node, byte[] bytes, long dataStart, long dataLength)

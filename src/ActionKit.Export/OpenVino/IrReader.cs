@@ -69,7 +69,7 @@ public static class IrReader
                 layers.Add(layer);
                 consumers[layer.Id] = [];
                 if (layer.Type == "Const")
-                    consts[layer.Id] = Constant(layer, bin, Path.GetFileName(binPath));
+                    consts[layer.Id] = Constant(layer, bin, binPath);
             }
             foreach (var element in net.Element("edges")?.Elements("edge") ?? [])
                 Edge(element);
@@ -324,7 +324,7 @@ public static class IrReader
             consumers[from.Id].Add((to.Id, numbers[3]));
         }
 
-        IrConstant Constant(IrLayer layer, byte[] bin, string binName)
+        IrConstant Constant(IrLayer layer, byte[] bin, string binPath)
         {
             string elementType = Attribute(layer, "element_type", "");
             if (elementType is not (IrOps.Float or IrOps.Long))
@@ -334,7 +334,7 @@ public static class IrReader
             long offset = Integer(Attribute(layer, "offset", ""), $"{layer}: offset");
             long size = Integer(Attribute(layer, "size", ""), $"{layer}: size");
             if (offset < 0 || size < 0 || offset + size > bin.Length)
-                throw Error(layer, $"bytes {offset}..{offset + size} lie past the end of {binName} ({bin.Length} bytes)");
+                throw Error(layer, $"bytes {offset}..{offset + size} lie past the end of {binPath} ({bin.Length} bytes)");
             long needed = shape.Aggregate((long)IrOps.ElementSize(elementType), (a, b) => a * b);
             if (shape.Any(dim => dim < 0) || size < needed)
                 throw Error(layer, $"size {size} is smaller than the {needed} bytes that {elementType} {ShapeInference.Format(shape)} needs");

@@ -58,7 +58,14 @@ public static class ParamsLoader
         {
             var root = YamlSchema.ParseMapping(text);
             YamlSchema.CheckKeys(root, typeof(PipelineParams));
-            return (YamlSchema.Deserialize<PipelineParams>(text, root, YamlSchema.Deserializer), root);
+            var values = YamlSchema.Deserialize<PipelineParams>(text, root, YamlSchema.Deserializer);
+            // A bare "train:" reads as a null section, not as its defaults.
+            (string Key, object? Section)[] sections =
+                [("synth", values.Synth), ("data", values.Data), ("train", values.Train), ("eval", values.Eval), ("optimize", values.Optimize)];
+            if (sections.FirstOrDefault(section => section.Section is null).Key is { } empty)
+                throw new ParamsException(path, YamlSchema.Find(root, empty) is { } node ? (int)node.Start.Line : null,
+                    $"{empty} is empty; give its keys or leave it out");
+            return (values, root);
         }
         catch (YamlException error)
         {

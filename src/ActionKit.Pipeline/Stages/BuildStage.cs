@@ -7,7 +7,7 @@ namespace ActionKit.Pipeline.Stages;
 
 /// <summary>
 /// Build (like <c>otx build</c>): writes the workspace's template.yaml (the template in force) and data.yaml (the
-/// CVAT train/valid roots Convert wrote, their video counts and the labels; test = valid).
+/// CVAT train/valid roots Convert wrote for the configured dataset, their video counts and the labels; test = valid).
 /// </summary>
 public sealed class BuildStage : IStage
 {
@@ -16,7 +16,8 @@ public sealed class BuildStage : IStage
     public StageDeclaration Declare(PipelineContext context) => new(
         Home: context.Workspace,
         Outputs: [WorkspaceTemplate.FileName, WorkspaceData.FileName],
-        Inputs: [context.CvatRoot, .. context.TemplateFile is { } file ? new[] { file } : []],
+        Inputs: [Path.Combine(context.CvatRoot, Hmdb51ToCvat.TrainFolder), Path.Combine(context.CvatRoot, Hmdb51ToCvat.ValidFolder),
+            .. context.TemplateFile is { } file ? new[] { file } : []],
         Params: ["template", "train"],
         Upstream: ["convert"],
         // The template code reaches the key through the template in force it resolves (Contents).

@@ -4,8 +4,10 @@ using ActionKit.Data.Hmdb51;
 namespace ActionKit.Pipeline.Stages;
 
 /// <summary>
-/// Convert: the configured HMDB51 split (rawframes or videos) to CVAT per-video folders, data/cvat/train and
-/// data/cvat/valid. An interrupted conversion of the same key resumes: the converter keeps the videos it finished.
+/// Convert: the configured HMDB51 split (rawframes or videos) to CVAT per-video folders <c>train/</c> and <c>valid/</c>
+/// in the dataset's own folder, <see cref="PipelineContext.CvatRoot"/>, which also holds this stage's lock: converting
+/// another dataset or split leaves this one in place and up to date. An interrupted conversion of the same key
+/// resumes: the converter keeps the videos it finished.
 /// </summary>
 public sealed class ConvertStage : IStage
 {
@@ -16,8 +18,8 @@ public sealed class ConvertStage : IStage
         var (root, split, source) = (context.DataRoot, context.Params.Data.Split, context.Params.Data.Source);
         string media = Path.Combine(root, source == Hmdb51Source.Rawframes ? Hmdb51Layout.RawframesFolder : Hmdb51Layout.VideosFolder);
         return new(
-            Home: Path.GetDirectoryName(context.CvatRoot)!,
-            Outputs: [Path.GetFileName(context.CvatRoot)],
+            Home: context.CvatRoot,
+            Outputs: [Hmdb51ToCvat.TrainFolder, Hmdb51ToCvat.ValidFolder],
             Inputs:
             [
                 Hmdb51Layout.LabelMapPath(root),
@@ -36,7 +38,7 @@ public sealed class ConvertStage : IStage
             context.DataRoot,
             context.Params.Data.Split,
             context.Params.Data.Source,
-            Path.Combine(workFolder, Path.GetFileName(context.CvatRoot)),
+            workFolder,
             progress,
             cancellationToken);
 }

@@ -66,7 +66,7 @@ public sealed class TemplateCatalog
         var text = new StringWriter();
         new YamlStream(new YamlDocument(merged)).Save(text, assignAnchors: false);
         var template = YamlSchema.Deserializer.Deserialize<ModelTemplate>(text.ToString());
-        ThrowIfInvalid(template, template.Id);
+        ThrowIfInvalid(template, source.Path);
         return template;
     }
 

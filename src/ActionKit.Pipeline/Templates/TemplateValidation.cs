@@ -6,6 +6,15 @@ public static class TemplateValidation
     /// <summary>The problems of <paramref name="template"/>, as (dotted key, what is wrong); empty when all is well.</summary>
     public static IEnumerable<(string Key, string Problem)> Problems(ModelTemplate template)
     {
+        // A bare "data:" (or a section whose keys were all removed) reads as null, not as its base's values.
+        foreach (var (key, section) in new (string, object?)[] { ("model", template.Model), ("data", template.Data), ("hyper_parameters", template.HyperParameters) })
+        {
+            if (section is null)
+            {
+                yield return (key, "is empty; give its keys or leave it out");
+                yield break;
+            }
+        }
         foreach (var (key, value) in new[] { ("id", template.Id), ("name", template.Name), ("task", template.Task) })
         {
             if (string.IsNullOrWhiteSpace(value))
@@ -28,10 +37,11 @@ public static class TemplateValidation
             if (value < 1)
                 yield return (key, $"must be positive, got {value}");
         }
-        if (model.Widths.Length == 0 || model.Widths.Any(w => w < 1))
+        int[] widths = model.Widths ?? [], depths = model.Depths ?? [];
+        if (widths.Length == 0 || widths.Any(w => w < 1))
             yield return ("widths", "must list positive stage widths");
-        if (model.Depths.Length != model.Widths.Length || model.Depths.Any(d => d < 1))
-            yield return ("depths", $"must list {model.Widths.Length} positive stage depths, one per width");
+        if (depths.Length != widths.Length || depths.Any(d => d < 1))
+            yield return ("depths", $"must list {widths.Length} positive stage depths, one per width");
         if (!(model.BottleneckFactor > 0))
             yield return ("bottleneck_factor", $"must be positive, got {model.BottleneckFactor}");
         if (model.SeRatio is < 0 or > 1)
@@ -59,9 +69,9 @@ public static class TemplateValidation
             yield return ("aspect_ratio_range", "must be [low, high] with 0 < low <= high");
         if (data.FlipRatio is < 0 or > 1)
             yield return ("flip_ratio", $"must be in [0, 1], got {data.FlipRatio}");
-        if (data.Mean.Length != 3)
+        if (data.Mean is not { Length: 3 })
             yield return ("mean", "must list 3 values (R, G, B)");
-        if (data.Std.Length != 3 || data.Std.Any(s => !(s > 0)))
+        if (data.Std is not { Length: 3 } || data.Std.Any(s => !(s > 0)))
             yield return ("std", "must list 3 positive values (R, G, B)");
     }
 
@@ -88,7 +98,7 @@ public static class TemplateValidation
             if (value < 0)
                 yield return (key, $"must not be negative, got {value}");
         }
-        if (hp.LrSteps.Any(step => step < 1) || !hp.LrSteps.SequenceEqual(hp.LrSteps.Order()))
+        if (hp.LrSteps is null || hp.LrSteps.Any(step => step < 1) || !hp.LrSteps.SequenceEqual(hp.LrSteps.Order()))
             yield return ("lr_steps", "must list positive epochs in increasing order");
         if (hp.LrGamma is <= 0 or > 1)
             yield return ("lr_gamma", $"must be in (0, 1], got {hp.LrGamma}");

@@ -38,7 +38,15 @@ public static class YamlSchema
     public static YamlMappingNode ParseMapping(string text)
     {
         var stream = new YamlStream();
-        stream.Load(new StringReader(text));
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (InvalidOperationException error)
+        {
+            // YamlDotNet's scanner fails this way on some malformed plain scalars instead of with a YamlException.
+            throw new YamlException(Mark.Empty, Mark.Empty, $"not readable YAML ({error.Message})", error);
+        }
         if (stream.Documents.Count == 0)
             return [];
         return stream.Documents[0].RootNode as YamlMappingNode
