@@ -193,7 +193,7 @@ public sealed unsafe class CpuBackend : IBackend
 
     public void SumOfSquares(Tensor sum, Tensor x) => *P(sum) = (float)Elementwise.SumOfSquares(P(x), x.Length);
 
-    public void ClipToNorm(Tensor x, Tensor sumOfSquares, float maxNorm)
+    public void ClipByNorm(Tensor x, Tensor sumOfSquares, float maxNorm)
     {
         double norm = Math.Sqrt(*P(sumOfSquares));
         if (norm > maxNorm)

@@ -102,5 +102,5 @@ public interface IBackend : IDisposable
     /// Gradient-norm clipping from a precomputed sumOfSquares [1]: x *= maxNorm / (√sumOfSquares + 1e-6) when
     /// √sumOfSquares exceeds maxNorm (torch.nn.utils.clip_grad_norm_), without the host reading the norm.
     /// </summary>
-    void ClipToNorm(Tensor x, Tensor sumOfSquares, float maxNorm);
+    void ClipByNorm(Tensor x, Tensor sumOfSquares, float maxNorm);
 }

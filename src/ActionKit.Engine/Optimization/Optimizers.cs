@@ -73,7 +73,7 @@ public sealed class GradientClipping(ParameterStore store, float maxNorm) : IDis
         var gradients = store.Gradients;
         gradients.Backend.SumOfSquares(sumOfSquares, gradients);
         if (maxNorm > 0)
-            gradients.Backend.ClipToNorm(gradients, sumOfSquares, maxNorm);
+            gradients.Backend.ClipByNorm(gradients, sumOfSquares, maxNorm);
     }
 
     public void Dispose() => sumOfSquares.Dispose();
