@@ -127,6 +127,9 @@ public sealed class GpuKernels(Accelerator accelerator) : IDisposable
         where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct where T8 : struct where T9 : struct where T10 : struct where T11 : struct =>
         Launcher<Action<AcceleratorStream, Index1D, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11>>(k, false)(Stream, n, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11);
 
+    internal void LaunchGrouped<T1, T2, T3>(Action<T1, T2, T3> k, KernelConfig c, T1 a1, T2 a2, T3 a3)
+        where T1 : struct where T2 : struct where T3 : struct =>
+        Launcher<Action<AcceleratorStream, KernelConfig, T1, T2, T3>>(k, true)(Stream, c, a1, a2, a3);
     internal void LaunchGrouped<T1, T2, T3, T4>(Action<T1, T2, T3, T4> k, KernelConfig c, T1 a1, T2 a2, T3 a3, T4 a4)
         where T1 : struct where T2 : struct where T3 : struct where T4 : struct =>
         Launcher<Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4>>(k, true)(Stream, c, a1, a2, a3, a4);
