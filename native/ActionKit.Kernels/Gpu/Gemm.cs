@@ -149,11 +149,17 @@ public static class Gemm
     }
 }
 
-/// <summary>The sizes and layout of one multiply, and its split of k.</summary>
+/// <summary>The sizes and layout of one multiply, and its split of k (flags as ints: kernel arguments hold no bools).</summary>
 internal readonly struct GemmShape(int m, int n, int k, bool transposeA, bool transposeB, int splitDepth, bool accumulate)
 {
     public readonly int M = m, N = n, K = k, SplitDepth = splitDepth;
-    public readonly bool TransposeA = transposeA, TransposeB = transposeB, Accumulate = accumulate;
+    readonly int transposeA = transposeA ? 1 : 0, transposeB = transposeB ? 1 : 0, accumulate = accumulate ? 1 : 0;
+
+    public bool TransposeA => transposeA != 0;
+
+    public bool TransposeB => transposeB != 0;
+
+    public bool Accumulate => accumulate != 0;
 }
 
 /// <summary>Four floats of one thread's row of a register tile.</summary>
