@@ -5,24 +5,24 @@ using ActionKit.Kernels.Cpu;
 namespace ActionKit.Bench;
 
 /// <summary>
-/// Whole-network X3D throughput on the CPU backend: training steps and inference, in clips per second, with the load
-/// average the machine had (other processes share its cores) and a one-thread training figure that load skews less.
+/// Whole-network X3D throughput on a backend: training steps and inference, in clips per second, with the load
+/// average the machine had (other processes share its cores) and, on the CPU, a one-thread training figure that load
+/// skews less.
 /// </summary>
 public static class ModelBenchmarks
 {
     /// <summary>
-    /// X3D-XS (51 classes), 4 frames, batch 8 training and batch 1/8 inference at each of <paramref name="sizes"/>.
-    /// With <paramref name="profile"/>, the milliseconds per training step each layer type (forward, backward), the
-    /// clipping and the optimizer took.
+    /// X3D-XS training steps (batch <paramref name="batch"/>) and inference (batch 1 and <paramref name="batch"/>) on
+    /// <paramref name="backend"/> at each (frames, size) of <paramref name="shapes"/>. With <paramref name="profile"/>,
+    /// the milliseconds per training step each layer type (forward, backward), the clipping and the optimizer took.
     /// </summary>
-    public static IEnumerable<BenchmarkRow> Run(int[] sizes, int frames = 4, int batch = 8, bool profile = false)
+    public static IEnumerable<BenchmarkRow> Run(IBackend backend, (int Frames, int Size)[] shapes, int batch, int classes = 51, bool profile = false)
     {
         yield return new BenchmarkRow("machine", "load average over 1 minute, before x3d", LoadAverage(), "runnable");
-        using IBackend backend = new CpuBackend();
         var profiler = profile ? new Profiler(backend) : null;
-        foreach (int size in sizes)
+        foreach (var (frames, size) in shapes)
         {
-            using var training = new TrainingStep(backend, new X3DConfig { NumClasses = 51 }, batch, frames, size);
+            using var training = new TrainingStep(backend, new X3DConfig { NumClasses = classes }, batch, frames, size);
             string shape = $"X3D-XS {frames}x{size}x{size}";
             int steps = 0;
             void Step()
@@ -44,7 +44,8 @@ public static class ModelBenchmarks
                 foreach (var (operation, seconds, calls) in profiler.Totals)
                     yield return new BenchmarkRow("profile", $"{shape} train: {operation} ({calls / steps} calls)", seconds * 1000 / steps, "ms/step");
             }
-            yield return new BenchmarkRow("x3d", $"{shape} train step, batch {batch}, 1 thread", batch / OneThread(Step), "clips/s");
+            if (backend is CpuBackend)
+                yield return new BenchmarkRow("x3d", $"{shape} train step, batch {batch}, 1 thread", batch / OneThread(Step), "clips/s");
 
             foreach (int inferenceBatch in new[] { 1, batch })
             {
