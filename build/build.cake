@@ -100,14 +100,15 @@ Task("Fuzz")
     }));
 
 Task("Bench")
-    .Description("Run the benchmarks (tests/ActionKit.Bench) in Release; results in artifacts/bench.")
+    .Description("Run the benchmarks (tests/ActionKit.Bench) in Release; results in artifacts/bench. --device=cuda: x3d and kernels on the GPU.")
     .Does(() =>
     {
         var output = MakeAbsolute(Directory("artifacts/bench"));
         EnsureDirectoryExists(output);
-        DotNetRun("tests/ActionKit.Bench/ActionKit.Bench.csproj",
-            new ProcessArgumentBuilder().Append("--artifacts").AppendQuoted(output.FullPath),
-            new DotNetRunSettings { Configuration = configuration });
+        var arguments = new ProcessArgumentBuilder().Append("--artifacts").AppendQuoted(output.FullPath);
+        if (HasArgument("device"))
+            arguments.Append("--device").Append(Argument<string>("device"));
+        DotNetRun("tests/ActionKit.Bench/ActionKit.Bench.csproj", arguments, new DotNetRunSettings { Configuration = configuration });
     });
 
 CheckArguments();

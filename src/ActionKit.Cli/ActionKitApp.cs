@@ -1,4 +1,5 @@
 using ActionKit.Data;
+using ActionKit.Engine;
 using ActionKit.Engine.Checkpoints;
 using ActionKit.Export.OpenVino;
 using ActionKit.Pipeline;
@@ -59,9 +60,9 @@ public static class ExitCodes
     {
         CommandParseException or CommandRuntimeException => Usage,
         ParamsException or TemplateException or NotSupportedException => Configuration,
-        TrainingException or CheckpointFormatException or IrFormatException or InvalidDataException => Model,
+        TrainingException or CheckpointFormatException or IrFormatException or InvalidDataException or DeviceException => Model,
         DatasetFormatException => Dataset,
-        StageException => Stage,
+        StageException or DeviceUnavailableException => Stage,
         MissingToolException => MissingTool,
         OperationCanceledException => Cancelled,
         _ => null,

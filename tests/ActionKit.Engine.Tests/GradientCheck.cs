@@ -22,6 +22,16 @@ static class GradientCheck
         return t;
     }
 
+    public static Tensor Labels(IBackend backend, params int[] labels)
+    {
+        var t = backend.Allocate(DType.Int32, labels.Length);
+        t.CopyFrom<int>(labels);
+        return t;
+    }
+
+    /// <summary>The value of a one-element tensor (waits for the backend).</summary>
+    public static float Scalar(Tensor t) => t.ToArray()[0];
+
     public static double WeightedSum(Tensor y, float[] weights)
     {
         var values = y.ToArray();

@@ -123,11 +123,11 @@ public sealed class LayerGradientTests : IDisposable
     [InlineData(0.1f)]
     public void CrossEntropyGradients(float smoothing)
     {
-        var loss = new SoftmaxCrossEntropy(backend, smoothing);
+        using var loss = new SoftmaxCrossEntropy(backend, smoothing);
         using var logits = Input(4, 5);
-        int[] labels = [0, 3, 4, 3];
+        using var labels = Labels(backend, 0, 3, 4, 3);
         loss.Forward(logits, labels);
         var analytic = loss.Backward().ToArray();
-        Check("cross-entropy", logits, analytic, () => loss.Forward(logits, labels), step: 1e-2);
+        Check("cross-entropy", logits, analytic, () => Scalar(loss.Forward(logits, labels)), step: 1e-2);
     }
 }

@@ -60,11 +60,16 @@ public sealed class OptimizerTests
         store.Add("b", [1], new Initializer.Constant(0));
         store.Allocate(backend, 0);
         store.Gradients.CopyFrom([3f, 4f, 12f]);
-        Assert.Equal(13, GradientClipping.ClipGlobalNorm(store, 1.3), 5);
+        using var clipping = new GradientClipping(store, 1.3f);
+        clipping.Clip();
+        Assert.Equal(169, GradientCheck.Scalar(clipping.SumOfSquares), 3);
         var clipped = store.Gradients.ToArray();
         Assert.Equal(0.3, clipped[0], 4);
         Assert.Equal(1.2, clipped[2], 4);
-        Assert.Equal(1.3, GradientClipping.ClipGlobalNorm(store, 100), 4);
+        using var loose = new GradientClipping(store, 100);
+        loose.Clip();
+        Assert.Equal(1.69, GradientCheck.Scalar(loose.SumOfSquares), 4);
+        Assert.Equal(clipped, store.Gradients.ToArray());
     }
 
     [Fact]

@@ -14,15 +14,16 @@ public sealed class TrainingTests
         using var model = new X3D(config, backend, seed);
         using var optimizer = new AdamW(model.Parameters, weightDecay: 1e-4f);
         using var clips = RandomTensor(backend, seed + 1, 4, 4, 16, 16, 3);
-        var loss = new SoftmaxCrossEntropy(backend);
-        int[] labels = [0, 1, 2, 1];
+        using var loss = new SoftmaxCrossEntropy(backend);
+        using var clipping = new GradientClipping(model.Parameters, 40);
+        using var labels = Labels(backend, 0, 1, 2, 1);
         for (int step = 0; step < steps; step++)
         {
-            double value = loss.Forward(model.Forward(clips, training: true), labels);
-            onLoss?.Invoke(step, value);
+            var value = loss.Forward(model.Forward(clips, training: true), labels);
+            onLoss?.Invoke(step, Scalar(value));
             model.Parameters.ZeroGradients();
             model.Backward(loss.Backward());
-            GradientClipping.ClipGlobalNorm(model.Parameters, 40);
+            clipping.Clip();
             optimizer.Step(0.03f);
         }
         return model.Parameters.TrainableValues.ToArray();

@@ -17,10 +17,10 @@ public static class TestArrays
     public static float[] Stale(long length) => Enumerable.Repeat(float.NaN, checked((int)length)).ToArray();
 
     /// <summary>
-    /// Fails with the worst element when |got − want| exceeds 1e-4 · (|want| + rms(want)): relative to each value,
-    /// with the typical magnitude as a floor where a sum cancels to near zero.
+    /// Fails with the worst element when |got − want| exceeds tolerance · (|want| + rms(want)): relative to each
+    /// value, with the typical magnitude as a floor where a sum cancels to near zero.
     /// </summary>
-    public static void AssertClose(float[] want, float[] got, string what)
+    public static void AssertClose(float[] want, float[] got, string what, double tolerance = 1e-4)
     {
         Assert.Equal(want.Length, got.Length);
         double rms = Math.Sqrt(want.Sum(v => (double)v * v) / Math.Max(1, want.Length));
@@ -28,7 +28,7 @@ public static class TestArrays
         double worstExcess = 0;
         for (int i = 0; i < want.Length; i++)
         {
-            double excess = Math.Abs(got[i] - (double)want[i]) - 1e-4 * (Math.Abs(want[i]) + rms);
+            double excess = Math.Abs(got[i] - (double)want[i]) - tolerance * (Math.Abs(want[i]) + rms);
             if (excess > worstExcess || double.IsNaN(got[i]))
                 (worst, worstExcess) = (i, double.IsNaN(got[i]) ? double.PositiveInfinity : excess);
         }

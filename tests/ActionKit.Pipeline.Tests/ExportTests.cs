@@ -68,7 +68,7 @@ public sealed class ExportTests(TinyDataset data) : IClassFixture<TinyDataset>
         Assert.Equal(File.ReadAllBytes(Path.Combine(optimized, "openvino.bin")), File.ReadAllBytes(Path.Combine(again, "openvino.bin")));
         Assert.Equal(File.ReadAllBytes(Path.Combine(optimized, "model.int8.onnx")), File.ReadAllBytes(Path.Combine(again, "model.int8.onnx")));
 
-        var predictions = Predictor.Predict(Path.Combine(exported, "model.onnx"), data.Val[0].Frames.Name, "cpu");
+        var predictions = Predictor.Predict(Path.Combine(exported, "model.onnx"), data.Val[0].Frames.Name, "cpu", 5, out _);
         Assert.Equal(5, predictions.Count);
     }
 

@@ -201,7 +201,8 @@ public sealed class TrainingTests(TinyDataset data) : IClassFixture<TinyDataset>
     {
         using var output = new TempFolder();
         Train(output.Path, TinyDataset.Template(epochs: 1));
-        var predictions = Predictor.Predict(output.Combine(Trainer.ModelsFolder, TrainedModel.WeightsFileName), data.Val[0].Frames.Name, "cpu");
+        var predictions = Predictor.Predict(output.Combine(Trainer.ModelsFolder, TrainedModel.WeightsFileName), data.Val[0].Frames.Name, "cpu", 5, out string runtime);
+        Assert.Equal("ActionKit engine (cpu)", runtime);
         Assert.Equal(5, predictions.Count);
         Assert.True(predictions.Zip(predictions.Skip(1)).All(p => p.First.Probability >= p.Second.Probability));
         Assert.All(predictions, p => Assert.Contains(p.Label, data.Labels));

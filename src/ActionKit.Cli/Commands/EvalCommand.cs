@@ -75,6 +75,7 @@ public sealed class EvalCommand(IAnsiConsole console) : StageCommand<EvalSetting
         table.AddRow("video top-5", $"{report.VideoTop5:F4}");
         table.AddRow("mean class accuracy", $"{report.MeanClassAccuracy:F4}");
         table.AddRow("videos / frames", $"{report.Videos} / {report.Frames}");
+        table.AddRow("runtime", Markup.Escape(report.Runtime));
         if (report.TimeReversal is { } reversal)
             table.AddRow("time reversed: accuracy / as partner", $"{reversal.AccuracyOnOriginalLabels:F4} / {reversal.PredictedAsPartner:F4} ({reversal.Videos} videos)");
         Console.Write(table);

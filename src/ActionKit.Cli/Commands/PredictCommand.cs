@@ -30,8 +30,8 @@ public sealed class PredictCommand(IAnsiConsole console) : Command<PredictSettin
 {
     public override int Execute(CommandContext context, PredictSettings settings, CancellationToken cancellationToken)
     {
-        var predictions = Predictor.Predict(settings.LoadWeights, settings.Video, settings.Device, settings.Top, cancellationToken);
-        var table = new Table().AddColumns("rank", "label", "probability");
+        var predictions = Predictor.Predict(settings.LoadWeights, settings.Video, settings.Device, settings.Top, out string runtime, cancellationToken);
+        var table = new Table { Caption = new TableTitle(runtime) }.AddColumns("rank", "label", "probability");
         foreach (var (prediction, rank) in predictions.Select((p, i) => (p, i + 1)))
             table.AddRow($"{rank}", Markup.Escape(prediction.Label), $"{prediction.Probability:F4}");
         console.Write(table);

@@ -9,18 +9,27 @@ public sealed unsafe class CpuBackend : IBackend
 {
     public string Name => "cpu";
 
-    public Tensor Allocate(params int[] shape)
+    public Tensor Allocate(params int[] shape) => Allocate(DType.Float32, shape);
+
+    public Tensor Allocate(DType type, params int[] shape)
     {
-        var memory = new CpuMemory(Tensor.ElementCount(shape));
+        var memory = new CpuMemory(type, Tensor.ElementCount(shape));
         return new Tensor(this, memory, 0, (int[])shape.Clone(), ownsMemory: true);
     }
 
-    float* P(Tensor t)
+    // The tensor's first byte.
+    byte* Address(Tensor t) => t.Backend == this && t.Memory is CpuMemory memory
+        ? (byte*)memory.Pointer + t.Offset * t.DType.Size()
+        : throw new ArgumentException($"{t} does not live on this CPU backend.");
+
+    // The tensor's first element; float32 unless another type is asked for.
+    T* P<T>(Tensor t) where T : unmanaged
     {
-        if (t.Backend != this || t.Memory is not CpuMemory memory)
-            throw new ArgumentException($"{t} does not live on this CPU backend.");
-        return memory.Pointer + t.Offset;
+        t.Require(DTypes.Of<T>(), "cpu");
+        return (T*)Address(t);
     }
+
+    float* P(Tensor t) => P<float>(t);
 
     static void SameLength(Tensor a, Tensor b)
     {
@@ -28,18 +37,25 @@ public sealed unsafe class CpuBackend : IBackend
             throw new ArgumentException($"Shapes differ: {Tensor.Describe(a.Shape)} vs {Tensor.Describe(b.Shape)}.");
     }
 
-    public void Upload(Tensor destination, ReadOnlySpan<float> source) =>
-        source.CopyTo(new Span<float>(P(destination), checked((int)destination.Length)));
+    public void Upload<T>(Tensor destination, ReadOnlySpan<T> source) where T : unmanaged =>
+        source.CopyTo(new Span<T>(P<T>(destination), checked((int)destination.Length)));
 
-    public void Download(Tensor source, Span<float> destination) =>
-        new ReadOnlySpan<float>(P(source), checked((int)source.Length)).CopyTo(destination);
+    public void Download<T>(Tensor source, Span<T> destination) where T : unmanaged =>
+        new ReadOnlySpan<T>(P<T>(source), checked((int)source.Length)).CopyTo(destination);
+
+    /// <summary>Nothing to wait for: every CPU kernel has finished when its call returns.</summary>
+    public void Synchronize()
+    {
+    }
 
     public void Fill(Tensor tensor, float value) => Elementwise.Fill(P(tensor), value, tensor.Length);
 
     public void Copy(Tensor destination, Tensor source)
     {
         SameLength(destination, source);
-        Buffer.MemoryCopy(P(source), P(destination), destination.Length * sizeof(float), source.Length * sizeof(float));
+        destination.Require(source.DType);
+        long bytes = source.Length * source.DType.Size();
+        Buffer.MemoryCopy(Address(source), Address(destination), bytes, bytes);
     }
 
     public void MatMul(Tensor c, Tensor a, Tensor b, int m, int n, int k, bool transposeA, bool transposeB, bool accumulate)
@@ -150,17 +166,22 @@ public sealed unsafe class CpuBackend : IBackend
     public void DropoutBackward(Tensor dx, Tensor dy, Tensor mask) =>
         Kernels.Cpu.Dropout.Backward(P(dx), P(dy), P(mask), dx.Length);
 
-    public double CrossEntropyForward(Tensor losses, Tensor probabilities, Tensor logits, ReadOnlySpan<int> labels, float smoothing)
+    public void CrossEntropyForward(Tensor meanLoss, Tensor losses, Tensor probabilities, Tensor logits, Tensor labels, float smoothing)
     {
-        fixed (int* l = labels)
-            return CrossEntropy.Forward(P(losses), P(probabilities), P(logits), l, logits.Dim(0), logits.Dim(1), smoothing);
+        var (batch, classes) = CrossEntropySizes(logits, labels);
+        *P(meanLoss) = (float)CrossEntropy.Forward(P(losses), P(probabilities), P(logits), P<int>(labels), batch, classes, smoothing);
     }
 
-    public void CrossEntropyBackward(Tensor dLogits, Tensor probabilities, ReadOnlySpan<int> labels, float smoothing)
+    public void CrossEntropyBackward(Tensor dLogits, Tensor probabilities, Tensor labels, float smoothing)
     {
-        fixed (int* l = labels)
-            CrossEntropy.Backward(P(dLogits), P(probabilities), l, dLogits.Dim(0), dLogits.Dim(1), smoothing);
+        var (batch, classes) = CrossEntropySizes(dLogits, labels);
+        CrossEntropy.Backward(P(dLogits), P(probabilities), P<int>(labels), batch, classes, smoothing);
     }
+
+    static (int Batch, int Classes) CrossEntropySizes(Tensor logits, Tensor labels) =>
+        logits.Rank == 2 && labels.Length == logits.Dim(0)
+            ? (logits.Dim(0), logits.Dim(1))
+            : throw new ArgumentException($"Cross-entropy needs logits [N, K] and N labels, got {logits} and {labels}.");
 
     public void SgdStep(Tensor parameters, Tensor gradients, Tensor momentumBuffer, float learningRate, float momentum, float weightDecay) =>
         Optimizers.Sgd(P(parameters), P(gradients), P(momentumBuffer), parameters.Length, learningRate, momentum, weightDecay);
@@ -170,7 +191,14 @@ public sealed unsafe class CpuBackend : IBackend
         Optimizers.AdamW(P(parameters), P(gradients), P(firstMoment), P(secondMoment), parameters.Length,
             learningRate, beta1, beta2, epsilon, weightDecay, step);
 
-    public double SumOfSquares(Tensor x) => Elementwise.SumOfSquares(P(x), x.Length);
+    public void SumOfSquares(Tensor sum, Tensor x) => *P(sum) = (float)Elementwise.SumOfSquares(P(x), x.Length);
+
+    public void ClipByNorm(Tensor x, Tensor sumOfSquares, float maxNorm)
+    {
+        double norm = Math.Sqrt(*P(sumOfSquares));
+        if (norm > maxNorm)
+            Elementwise.Scale(P(x), (float)(maxNorm / (norm + 1e-6)), x.Length);
+    }
 
     public void Dispose()
     {
@@ -179,17 +207,17 @@ public sealed unsafe class CpuBackend : IBackend
     /// <summary>Zero-filled, 64-byte aligned native memory.</summary>
     sealed class CpuMemory : DeviceMemory
     {
-        public CpuMemory(long length) : base(length)
+        public CpuMemory(DType type, long length) : base(type, length)
         {
-            nuint bytes = (nuint)(Math.Max(length, 1) * sizeof(float));
-            Pointer = (float*)NativeMemory.AlignedAlloc(bytes, 64);
+            nuint bytes = (nuint)Math.Max(Bytes, 1);
+            Pointer = NativeMemory.AlignedAlloc(bytes, 64);
             NativeMemory.Clear(Pointer, bytes);
             GC.AddMemoryPressure((long)bytes);
         }
 
         ~CpuMemory() => Free();
 
-        public float* Pointer { get; private set; }
+        public void* Pointer { get; private set; }
 
         public override void Dispose()
         {
@@ -203,7 +231,7 @@ public sealed unsafe class CpuBackend : IBackend
                 return;
             NativeMemory.AlignedFree(Pointer);
             Pointer = null;
-            GC.RemoveMemoryPressure(Math.Max(Length, 1) * sizeof(float));
+            GC.RemoveMemoryPressure(Math.Max(Bytes, 1));
         }
     }
 }

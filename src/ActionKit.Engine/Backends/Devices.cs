@@ -6,13 +6,19 @@ public static class Devices
     public static readonly IReadOnlyList<string> Names = ["auto", "cpu", "cuda"];
 
     /// <summary>
-    /// The backend for <paramref name="device"/>. This build has the CPU backend; the CUDA backend (ILGPU kernels)
-    /// plugs into <see cref="IBackend"/> in the next release, so `cuda` fails with a clear message and `auto` picks the CPU.
+    /// The backend for <paramref name="device"/>: cpu, the CUDA GPU ILGPU finds (cuda; none is an error, never a
+    /// silent fall-back to the CPU), or auto (the GPU when there is one, else the CPU). The backend's name says
+    /// which device it runs on.
     /// </summary>
     public static IBackend Create(string device) => device.ToLowerInvariant() switch
     {
-        "auto" or "cpu" => new CpuBackend(),
-        "cuda" => throw new NotSupportedException("--device=cuda: this build of ActionKit has no CUDA backend yet (it arrives with the ILGPU kernels); use --device=cpu or auto."),
+        "cpu" => new CpuBackend(),
+        "cuda" => IlgpuBackend.TryCuda(out string reason)
+            ?? throw new DeviceUnavailableException($"--device=cuda: {reason}; use --device=cpu, or auto to take the GPU only when there is one."),
+        "auto" => (IBackend?)IlgpuBackend.TryCuda(out _) ?? new CpuBackend(),
         _ => throw new ArgumentException($"Unknown device '{device}'; valid: {string.Join(", ", Names)}."),
     };
 }
+
+/// <summary>The device asked for is not there (no NVIDIA GPU or no CUDA driver for --device=cuda).</summary>
+public sealed class DeviceUnavailableException(string message) : Exception(message);

@@ -6,16 +6,28 @@ namespace ActionKit.Engine;
 /// The narrow seam between layers and hardware: memory plus the primitive operations every layer is built from.
 /// A new accelerator implements this interface; layers never touch device memory themselves.
 /// Conventions: shapes are channels-last; parameter gradients accumulate (+=), activation gradients are overwritten.
+/// Operations may run asynchronously in call order (a GPU queues them): results are read through
+/// <see cref="Download{T}"/> or after <see cref="Synchronize"/>, and nothing returns a value computed on the device.
 /// </summary>
 public interface IBackend : IDisposable
 {
     string Name { get; }
 
-    /// <summary>A new zero-filled tensor that owns its memory (dispose it).</summary>
+    /// <summary>A new zero-filled float32 tensor that owns its memory (dispose it).</summary>
     Tensor Allocate(params int[] shape);
 
-    void Upload(Tensor destination, ReadOnlySpan<float> source);
-    void Download(Tensor source, Span<float> destination);
+    /// <summary>A new zero-filled tensor of <paramref name="type"/> that owns its memory (dispose it).</summary>
+    Tensor Allocate(DType type, params int[] shape);
+
+    /// <summary>Copies host values into the tensor; <typeparamref name="T"/> matches its element type.</summary>
+    void Upload<T>(Tensor destination, ReadOnlySpan<T> source) where T : unmanaged;
+
+    /// <summary>Waits for the work queued on the tensor, then copies it to the host.</summary>
+    void Download<T>(Tensor source, Span<T> destination) where T : unmanaged;
+
+    /// <summary>Waits until every queued operation has finished (and reports a device error, if one happened).</summary>
+    void Synchronize();
+
     void Fill(Tensor tensor, float value);
     void Copy(Tensor destination, Tensor source);
 
@@ -72,14 +84,23 @@ public interface IBackend : IDisposable
     void DropoutForward(Tensor y, Tensor mask, Tensor x, float probability, ulong seed);
     void DropoutBackward(Tensor dx, Tensor dy, Tensor mask);
 
-    /// <summary>Softmax cross-entropy of logits [N, K]; returns the mean loss, keeps per-sample losses and probabilities.</summary>
-    double CrossEntropyForward(Tensor losses, Tensor probabilities, Tensor logits, ReadOnlySpan<int> labels, float smoothing);
-    void CrossEntropyBackward(Tensor dLogits, Tensor probabilities, ReadOnlySpan<int> labels, float smoothing);
+    /// <summary>
+    /// Softmax cross-entropy of logits [N, K] against int32 labels [N]: per-sample losses [N], probabilities [N, K]
+    /// and their mean in <paramref name="meanLoss"/> [1].
+    /// </summary>
+    void CrossEntropyForward(Tensor meanLoss, Tensor losses, Tensor probabilities, Tensor logits, Tensor labels, float smoothing);
+    void CrossEntropyBackward(Tensor dLogits, Tensor probabilities, Tensor labels, float smoothing);
 
     void SgdStep(Tensor parameters, Tensor gradients, Tensor momentumBuffer, float learningRate, float momentum, float weightDecay);
     void AdamWStep(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment,
         float learningRate, float beta1, float beta2, float epsilon, float weightDecay, long step);
 
-    /// <summary>Σ x² in a fixed reduction order.</summary>
-    double SumOfSquares(Tensor x);
+    /// <summary>sum [1] = Σ x² in a fixed reduction order.</summary>
+    void SumOfSquares(Tensor sum, Tensor x);
+
+    /// <summary>
+    /// Gradient-norm clipping from a precomputed sumOfSquares [1]: x *= maxNorm / (√sumOfSquares + 1e-6) when
+    /// √sumOfSquares exceeds maxNorm (torch.nn.utils.clip_grad_norm_), without the host reading the norm.
+    /// </summary>
+    void ClipByNorm(Tensor x, Tensor sumOfSquares, float maxNorm);
 }

@@ -7,6 +7,7 @@ public sealed class Relu(IBackend backend) : Layer(backend)
 
     public Tensor Forward(Tensor x)
     {
+        using var timing = Time("forward");
         Ensure(ref output, x.Shape);
         Backend.Relu(output!, x);
         return output!;
@@ -14,6 +15,7 @@ public sealed class Relu(IBackend backend) : Layer(backend)
 
     public Tensor Backward(Tensor dy)
     {
+        using var timing = Time("backward");
         var y = Saved(output, nameof(Relu));
         Ensure(ref inputGradient, y.Shape);
         Backend.ReluBackward(inputGradient!, dy, y);
@@ -28,6 +30,7 @@ public sealed class Sigmoid(IBackend backend) : Layer(backend)
 
     public Tensor Forward(Tensor x)
     {
+        using var timing = Time("forward");
         Ensure(ref output, x.Shape);
         Backend.Sigmoid(output!, x);
         return output!;
@@ -35,6 +38,7 @@ public sealed class Sigmoid(IBackend backend) : Layer(backend)
 
     public Tensor Backward(Tensor dy)
     {
+        using var timing = Time("backward");
         var y = Saved(output, nameof(Sigmoid));
         Ensure(ref inputGradient, y.Shape);
         Backend.SigmoidBackward(inputGradient!, dy, y);

@@ -36,6 +36,7 @@ public sealed class BatchNorm3d : Layer
 
     public Tensor Forward(Tensor x, bool training)
     {
+        using var timing = Time("forward");
         if (x.Dim(-1) != channels)
             throw new ArgumentException($"{Weight.Name}: expects {channels} channels, got {Tensor.Describe(x.Shape)}.");
         Ensure(ref output, x.Shape);
@@ -59,6 +60,7 @@ public sealed class BatchNorm3d : Layer
     /// </summary>
     public Tensor Backward(Tensor dy, bool overwriteGradient = false)
     {
+        using var timing = Time("backward");
         var x = Saved(input, Weight.Name);
         var dx = overwriteGradient ? dy : Ensure(ref inputGradient, x.Shape);
         Backend.BatchNormBackward(dx, Weight.Gradient, Bias.Gradient, dy, x, Weight.Value, Bias.Value,

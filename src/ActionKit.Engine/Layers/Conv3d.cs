@@ -28,6 +28,7 @@ public sealed class Conv3d : Layer
     /// <summary>x [N, D, H, W, Cin] to [N, oD, oH, oW, Cout].</summary>
     public Tensor Forward(Tensor x)
     {
+        using var timing = Time("forward");
         RequireChannels(x, 5, inChannels, nameof(Conv3d));
         var g = Geometry(x);
         g.Validate();
@@ -40,6 +41,7 @@ public sealed class Conv3d : Layer
     /// <summary>Accumulates the weight gradient; returns dx, or null when the input (e.g. the data) needs none.</summary>
     public Tensor? Backward(Tensor dy, bool needInputGradient)
     {
+        using var timing = Time("backward");
         var x = Saved(input, nameof(Conv3d));
         var g = Geometry(x);
         Backend.Conv3dBackwardWeight(Weight.Gradient, dy, x, g);

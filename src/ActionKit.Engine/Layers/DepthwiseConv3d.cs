@@ -27,6 +27,7 @@ public sealed class DepthwiseConv3d : Layer
     /// <summary>x [N, D, H, W, C] to [N, oD, oH, oW, C].</summary>
     public Tensor Forward(Tensor x)
     {
+        using var timing = Time("forward");
         RequireChannels(x, 5, channels, nameof(DepthwiseConv3d));
         var g = Geometry(x);
         g.Validate();
@@ -38,6 +39,7 @@ public sealed class DepthwiseConv3d : Layer
 
     public Tensor Backward(Tensor dy)
     {
+        using var timing = Time("backward");
         var x = Saved(input, nameof(DepthwiseConv3d));
         var g = Geometry(x);
         Backend.DepthwiseConv3dBackwardWeight(Weight.Gradient, dy, x, g);

@@ -12,6 +12,7 @@ public sealed class Dropout(IBackend backend, float probability) : Layer(backend
 
     public Tensor Forward(Tensor x, bool training, ulong seed)
     {
+        using var timing = Time("forward");
         active = training && Probability > 0;
         if (!active)
             return x;
@@ -23,6 +24,7 @@ public sealed class Dropout(IBackend backend, float probability) : Layer(backend
 
     public Tensor Backward(Tensor dy)
     {
+        using var timing = Time("backward");
         if (!active)
             return dy;
         Ensure(ref inputGradient, dy.Shape);

@@ -7,6 +7,7 @@ public sealed class GlobalAveragePool(IBackend backend) : Layer(backend)
 
     public Tensor Forward(Tensor x)
     {
+        using var timing = Time("forward");
         Ensure(ref output, x.Dim(0), x.Dim(-1));
         Backend.GlobalAveragePoolForward(output!, x);
         input = x;
@@ -15,6 +16,7 @@ public sealed class GlobalAveragePool(IBackend backend) : Layer(backend)
 
     public Tensor Backward(Tensor dy)
     {
+        using var timing = Time("backward");
         var x = Saved(input, nameof(GlobalAveragePool));
         Ensure(ref inputGradient, x.Shape);
         Backend.GlobalAveragePoolBackward(inputGradient!, dy, accumulate: false);

@@ -26,6 +26,7 @@ public sealed class Linear : Layer
 
     public Tensor Forward(Tensor x)
     {
+        using var timing = Time("forward");
         if (x.Dim(-1) != inFeatures)
             throw new ArgumentException($"{Weight.Name}: expects {inFeatures} input features, got {Tensor.Describe(x.Shape)}.");
         int rows = checked((int)(x.Length / inFeatures));
@@ -41,6 +42,7 @@ public sealed class Linear : Layer
 
     public Tensor Backward(Tensor dy)
     {
+        using var timing = Time("backward");
         var x = Saved(input, Weight.Name);
         int rows = checked((int)(x.Length / inFeatures));
         Backend.MatMul(Weight.Gradient, dy, x, outFeatures, inFeatures, rows, transposeA: true, transposeB: false, accumulate: true);

@@ -14,7 +14,7 @@ public sealed class PointwiseConv3d : Layer
         int stride = 1, bool bias = false) : base(backend)
     {
         this.stride = stride;
-        mix = new Linear(store, backend, name, inChannels, outChannels, bias, [outChannels, inChannels, 1, 1, 1]);
+        mix = Child(new Linear(store, backend, name, inChannels, outChannels, bias, [outChannels, inChannels, 1, 1, 1]));
     }
 
     public Parameter Weight => mix.Weight;
@@ -22,6 +22,7 @@ public sealed class PointwiseConv3d : Layer
     /// <summary>x [N, D, H, W, Cin] to [N, D, ceil(H/s), ceil(W/s), Cout].</summary>
     public Tensor Forward(Tensor x)
     {
+        using var timing = Time("forward");
         if (x.Rank != 5)
             throw new ArgumentException($"{Weight.Name}: expects [N, D, H, W, C], got {Tensor.Describe(x.Shape)}.");
         input = x;
@@ -34,6 +35,7 @@ public sealed class PointwiseConv3d : Layer
 
     public Tensor Backward(Tensor dy)
     {
+        using var timing = Time("backward");
         var x = Saved(input, Weight.Name);
         var dSampled = mix.Backward(dy);
         if (stride == 1)

@@ -1,36 +1,43 @@
 namespace ActionKit.Engine.Layers;
 
-/// <summary>Mean softmax cross-entropy over a batch of logits [N, K], with optional label smoothing.</summary>
+/// <summary>
+/// Mean softmax cross-entropy over a batch of logits [N, K] against int32 labels [N] on the device, with optional
+/// label smoothing. The loss stays on the device (<see cref="Loss"/>): reading it is the caller's choice of when to
+/// synchronize.
+/// </summary>
 public sealed class SoftmaxCrossEntropy(IBackend backend, float labelSmoothing = 0) : Layer(backend)
 {
-    Tensor? losses, probabilities, logitsGradient;
-    int[] labels = [];
+    Tensor? loss, losses, probabilities, logitsGradient, labels;
 
     public float LabelSmoothing { get; } = labelSmoothing;
 
     /// <summary>Softmax probabilities of the last Forward, [N, K].</summary>
     public Tensor Probabilities => Saved(probabilities, nameof(SoftmaxCrossEntropy));
 
-    /// <summary>Returns the mean loss; a non-finite loss is returned as is for the caller to stop on.</summary>
-    public double Forward(Tensor logits, ReadOnlySpan<int> targets)
+    /// <summary>The mean loss of the last Forward, [1]; non-finite when training diverged.</summary>
+    public Tensor Loss => Saved(loss, nameof(SoftmaxCrossEntropy));
+
+    /// <summary>Computes the mean loss into <see cref="Loss"/> and returns it; <paramref name="targets"/> are int32 [N] class ids.</summary>
+    public Tensor Forward(Tensor logits, Tensor targets)
     {
-        if (logits.Rank != 2 || targets.Length != logits.Dim(0))
-            throw new ArgumentException($"Cross-entropy needs logits [N, K] and N labels, got {Tensor.Describe(logits.Shape)} and {targets.Length}.");
-        foreach (int label in targets)
-            if ((uint)label >= (uint)logits.Dim(1))
-                throw new ArgumentOutOfRangeException(nameof(targets), $"Label {label} is outside [0, {logits.Dim(1)}).");
+        using var timing = Time("forward");
+        if (logits.Rank != 2 || targets.DType != DType.Int32 || targets.Length != logits.Dim(0))
+            throw new ArgumentException($"Cross-entropy needs logits [N, K] and N int32 labels, got {logits} and {targets}.");
+        Ensure(ref loss, 1);
         Ensure(ref losses, logits.Dim(0));
         Ensure(ref probabilities, logits.Shape);
-        labels = targets.ToArray();
-        return Backend.CrossEntropyForward(losses!, probabilities!, logits, labels, LabelSmoothing);
+        labels = targets;
+        Backend.CrossEntropyForward(loss!, losses!, probabilities!, logits, targets, LabelSmoothing);
+        return loss!;
     }
 
     /// <summary>The gradient of the mean loss with respect to the logits.</summary>
     public Tensor Backward()
     {
+        using var timing = Time("backward");
         var p = Probabilities;
         Ensure(ref logitsGradient, p.Shape);
-        Backend.CrossEntropyBackward(logitsGradient!, p, labels, LabelSmoothing);
+        Backend.CrossEntropyBackward(logitsGradient!, p, Saved(labels, nameof(SoftmaxCrossEntropy)), LabelSmoothing);
         return logitsGradient!;
     }
 }

@@ -18,14 +18,15 @@ public sealed class SqueezeExcitation : Layer
         Activation activation = Activation.None) : base(backend)
     {
         this.activation = activation;
-        reduce = new Linear(store, backend, $"{name}.fc1", channels, reduced, bias: true, [reduced, channels, 1, 1, 1]);
-        relu = new Relu(backend);
-        expand = new Linear(store, backend, $"{name}.fc2", reduced, channels, bias: true, [channels, reduced, 1, 1, 1]);
-        gate = new Sigmoid(backend);
+        reduce = Child(new Linear(store, backend, $"{name}.fc1", channels, reduced, bias: true, [reduced, channels, 1, 1, 1]));
+        relu = Child(new Relu(backend));
+        expand = Child(new Linear(store, backend, $"{name}.fc2", reduced, channels, bias: true, [channels, reduced, 1, 1, 1]));
+        gate = Child(new Sigmoid(backend));
     }
 
     public Tensor Forward(Tensor x)
     {
+        using var timing = Time("forward");
         Ensure(ref pooled, x.Dim(0), x.Dim(-1));
         Backend.GlobalAveragePoolForward(pooled!, x);
         scale = gate.Forward(expand.Forward(relu.Forward(reduce.Forward(pooled!))));
@@ -38,6 +39,7 @@ public sealed class SqueezeExcitation : Layer
     /// <summary>With <paramref name="overwriteGradient"/>, dx is written over dy, which the caller no longer needs.</summary>
     public Tensor Backward(Tensor dy, bool overwriteGradient = false)
     {
+        using var timing = Time("backward");
         var x = Saved(input, nameof(SqueezeExcitation));
         var s = Saved(scale, nameof(SqueezeExcitation));
         var dx = overwriteGradient ? dy : Ensure(ref inputGradient, x.Shape);

@@ -6,9 +6,9 @@ namespace ActionKit.Engine.Models;
 /// <summary>
 /// The X3D network (Feichtenhofer, CVPR 2020; reference/x3d.md) with PyTorch state_dict names, built from an
 /// <see cref="X3DConfig"/>. Input clips are channels-last [N, T, H, W, 3]; output logits [N, classes].
-/// The model owns its parameters (one allocation) and every activation buffer; dispose it when done.
+/// The model owns its parameters (one allocation) and every activation buffer; dispose it to free them.
 /// </summary>
-public sealed class X3D : IDisposable
+public sealed class X3D : Layer
 {
     readonly Conv3d stemSpatial;
     readonly DepthwiseConv3d stemTemporal;
@@ -21,16 +21,15 @@ public sealed class X3D : IDisposable
     readonly Relu hiddenRelu;
     readonly Dropout dropout;
 
-    public X3D(X3DConfig config, IBackend backend, ulong seed)
+    public X3D(X3DConfig config, IBackend backend, ulong seed) : base(backend)
     {
         config.Validate();
         Config = config;
-        Backend = backend;
         var store = Parameters = new ParameterStore();
         float eps = config.BatchNormEpsilon, momentum = config.BatchNormMomentum;
-        stemSpatial = new Conv3d(store, backend, "stem.0", 3, config.StemWidth, (1, 3, 3), (1, 2, 2), (0, 1, 1));
-        stemTemporal = new DepthwiseConv3d(store, backend, "stem.1", config.StemWidth, (5, 1, 1), (1, 1, 1), (2, 0, 0));
-        stemNorm = new BatchNorm3d(store, backend, "stem.2", config.StemWidth, eps, momentum, Activation.Relu);
+        stemSpatial = Child(new Conv3d(store, backend, "stem.0", 3, config.StemWidth, (1, 3, 3), (1, 2, 2), (0, 1, 1)));
+        stemTemporal = Child(new DepthwiseConv3d(store, backend, "stem.1", config.StemWidth, (5, 1, 1), (1, 1, 1), (2, 0, 0)));
+        stemNorm = Child(new BatchNorm3d(store, backend, "stem.2", config.StemWidth, eps, momentum, Activation.Relu));
 
         var list = new List<X3DBlock>();
         int channels = config.StemWidth;
@@ -40,26 +39,25 @@ public sealed class X3D : IDisposable
             for (int i = 0; i < config.Depths[stage]; i++)
             {
                 bool squeeze = config.SeRatio > 0 && config.SeEvery > 0 && i % config.SeEvery == 0;
-                list.Add(new X3DBlock(store, backend, $"blocks.{list.Count}", channels, inner, width, i == 0 ? 2 : 1,
-                    squeeze ? config.SqueezeWidth(inner) : 0, config));
+                list.Add(Child(new X3DBlock(store, backend, $"blocks.{list.Count}", channels, inner, width, i == 0 ? 2 : 1,
+                    squeeze ? config.SqueezeWidth(inner) : 0, config)));
                 channels = width;
             }
         }
         blocks = [.. list];
 
-        headConv = new PointwiseConv3d(store, backend, "conv5.0", channels, config.HeadWidth);
-        headNorm = new BatchNorm3d(store, backend, "conv5.1", config.HeadWidth, eps, momentum, Activation.Relu);
-        pool = new GlobalAveragePool(backend);
-        hidden = new Linear(store, backend, "fc1", config.HeadWidth, config.HeadHidden, bias: false, initializer: new Initializer.Normal(0.01));
-        hiddenRelu = new Relu(backend);
-        dropout = new Dropout(backend, config.Dropout);
-        classifier = new Linear(store, backend, "fc2", config.HeadHidden, config.NumClasses, bias: true, initializer: new Initializer.Normal(0.01));
+        headConv = Child(new PointwiseConv3d(store, backend, "conv5.0", channels, config.HeadWidth));
+        headNorm = Child(new BatchNorm3d(store, backend, "conv5.1", config.HeadWidth, eps, momentum, Activation.Relu));
+        pool = Child(new GlobalAveragePool(backend));
+        hidden = Child(new Linear(store, backend, "fc1", config.HeadWidth, config.HeadHidden, bias: false, initializer: new Initializer.Normal(0.01)));
+        hiddenRelu = Child(new Relu(backend));
+        dropout = Child(new Dropout(backend, config.Dropout));
+        classifier = Child(new Linear(store, backend, "fc2", config.HeadHidden, config.NumClasses, bias: true, initializer: new Initializer.Normal(0.01)));
         store.Allocate(backend, seed);
         DropoutRandom = new DeterministicRandom(seed ^ 0xD50F_0A7EUL);
     }
 
     public X3DConfig Config { get; }
-    public IBackend Backend { get; }
     public ParameterStore Parameters { get; }
 
     /// <summary>The stream that seeds each training step's dropout mask (checkpointed for exact resumption).</summary>
@@ -88,5 +86,10 @@ public sealed class X3D : IDisposable
         stemSpatial.Backward(stemTemporal.Backward(stemNorm.Backward(dh, overwriteGradient: true)), needInputGradient: false);
     }
 
-    public void Dispose() => Parameters.Dispose();
+    /// <summary>Frees every activation buffer and the parameters.</summary>
+    public override void Dispose()
+    {
+        base.Dispose();
+        Parameters.Dispose();
+    }
 }

@@ -22,25 +22,26 @@ public sealed class X3DBlock : Layer
         int stride, int squeezeChannels, X3DConfig config) : base(backend)
     {
         float eps = config.BatchNormEpsilon, momentum = config.BatchNormMomentum;
-        expand = new PointwiseConv3d(store, backend, $"{name}.a.0", inChannels, innerChannels);
-        expandNorm = new BatchNorm3d(store, backend, $"{name}.a.1", innerChannels, eps, momentum, Activation.Relu);
-        depthwise = new DepthwiseConv3d(store, backend, $"{name}.b", innerChannels, (3, 3, 3), (1, stride, stride), (1, 1, 1));
-        depthwiseNorm = new BatchNorm3d(store, backend, $"{name}.b_bn", innerChannels, eps, momentum,
-            squeezeChannels > 0 ? Activation.None : Activation.Swish);
+        expand = Child(new PointwiseConv3d(store, backend, $"{name}.a.0", inChannels, innerChannels));
+        expandNorm = Child(new BatchNorm3d(store, backend, $"{name}.a.1", innerChannels, eps, momentum, Activation.Relu));
+        depthwise = Child(new DepthwiseConv3d(store, backend, $"{name}.b", innerChannels, (3, 3, 3), (1, stride, stride), (1, 1, 1)));
+        depthwiseNorm = Child(new BatchNorm3d(store, backend, $"{name}.b_bn", innerChannels, eps, momentum,
+            squeezeChannels > 0 ? Activation.None : Activation.Swish));
         if (squeezeChannels > 0)
-            squeeze = new SqueezeExcitation(store, backend, $"{name}.se", innerChannels, squeezeChannels, Activation.Swish);
-        project = new PointwiseConv3d(store, backend, $"{name}.c.0", innerChannels, outChannels);
+            squeeze = Child(new SqueezeExcitation(store, backend, $"{name}.se", innerChannels, squeezeChannels, Activation.Swish));
+        project = Child(new PointwiseConv3d(store, backend, $"{name}.c.0", innerChannels, outChannels));
         // Zero-initialised last BN: each residual branch starts as the identity (Goyal et al.), which steadies training from scratch.
-        projectNorm = new BatchNorm3d(store, backend, $"{name}.c.1", outChannels, eps, momentum, Activation.None, initialScale: 0f);
+        projectNorm = Child(new BatchNorm3d(store, backend, $"{name}.c.1", outChannels, eps, momentum, Activation.None, initialScale: 0f));
         if (inChannels != outChannels || stride > 1)
         {
-            shortcut = new PointwiseConv3d(store, backend, $"{name}.short.0", inChannels, outChannels, stride);
-            shortcutNorm = new BatchNorm3d(store, backend, $"{name}.short.1", outChannels, eps, momentum, Activation.None);
+            shortcut = Child(new PointwiseConv3d(store, backend, $"{name}.short.0", inChannels, outChannels, stride));
+            shortcutNorm = Child(new BatchNorm3d(store, backend, $"{name}.short.1", outChannels, eps, momentum, Activation.None));
         }
     }
 
     public Tensor Forward(Tensor x, bool training)
     {
+        using var timing = Time("forward");
         var h = expandNorm.Forward(expand.Forward(x), training);
         h = depthwiseNorm.Forward(depthwise.Forward(h), training);
         if (squeeze is not null)
@@ -55,6 +56,7 @@ public sealed class X3DBlock : Layer
     /// <summary>With <paramref name="overwriteGradient"/>, dy (no longer needed by the caller) holds the ReLU's gradient.</summary>
     public Tensor Backward(Tensor dy, bool overwriteGradient = false)
     {
+        using var timing = Time("backward");
         var y = Saved(output, nameof(X3DBlock));
         var joined = overwriteGradient ? dy : Ensure(ref outputGradient, y.Shape);
         Backend.ReluBackward(joined, dy, y);

@@ -56,16 +56,25 @@ public sealed class AdamW(ParameterStore store, float weightDecay = 1e-2f, float
     }
 }
 
-/// <summary>Global gradient-norm clipping, as torch.nn.utils.clip_grad_norm_.</summary>
-public static class GradientClipping
+/// <summary>
+/// Global gradient-norm clipping, as torch.nn.utils.clip_grad_norm_, done on the device: the norm and the scale
+/// never travel to the host. A max norm of 0 or less only measures.
+/// </summary>
+public sealed class GradientClipping(ParameterStore store, float maxNorm) : IDisposable
 {
-    /// <summary>Scales all gradients by maxNorm / (norm + 1e-6) when their global L2 norm exceeds maxNorm; returns the norm before clipping.</summary>
-    public static double ClipGlobalNorm(ParameterStore store, double maxNorm)
+    readonly Tensor sumOfSquares = store.Gradients.Backend.Allocate(1);
+
+    /// <summary>Σ g² over all gradients before the last <see cref="Clip"/>, [1] on the device.</summary>
+    public Tensor SumOfSquares => sumOfSquares;
+
+    /// <summary>Scales all gradients by maxNorm / (norm + 1e-6) when their global L2 norm exceeds maxNorm.</summary>
+    public void Clip()
     {
         var gradients = store.Gradients;
-        double norm = Math.Sqrt(gradients.Backend.SumOfSquares(gradients));
-        if (maxNorm > 0 && norm > maxNorm)
-            gradients.Backend.Scale(gradients, (float)(maxNorm / (norm + 1e-6)));
-        return norm;
+        gradients.Backend.SumOfSquares(sumOfSquares, gradients);
+        if (maxNorm > 0)
+            gradients.Backend.ClipByNorm(gradients, sumOfSquares, maxNorm);
     }
+
+    public void Dispose() => sumOfSquares.Dispose();
 }

@@ -11,10 +11,12 @@ public sealed record Prediction(string Label, double Probability);
 /// </summary>
 public static class Predictor
 {
-    public static IReadOnlyList<Prediction> Predict(string weightsPath, string videoPath, string device = "auto", int top = 5,
+    /// <summary>The <paramref name="top"/> classes of the video; <paramref name="runtime"/> says what ran the model (and on which device).</summary>
+    public static IReadOnlyList<Prediction> Predict(string weightsPath, string videoPath, string device, int top, out string runtime,
         CancellationToken cancellationToken = default)
     {
         using var model = VideoClassifier.Open(weightsPath, device);
+        runtime = model.Runtime;
         var views = ClipLoader.ReadVideo(VideoFrames.Open(videoPath, cancellationToken), model.Preprocessing());
         var names = model.Labels.Names;
         var mean = VideoScorer.Score(model.Logits, names.Count, [views], batchCount: 1, videoCount: 1, "predicting", null)[0];

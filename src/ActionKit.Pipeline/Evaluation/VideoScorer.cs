@@ -61,21 +61,45 @@ public static class VideoScorer
     }
 }
 
-/// <summary>A device tensor that holds the current batch of clips, reallocated only when the batch shape changes.</summary>
+/// <summary>
+/// Device tensors that hold the current batch, clips [N, T, H, W, 3] and int32 labels [N], each uploaded once per
+/// batch and reallocated only when the batch shape changes.
+/// </summary>
 public sealed class BatchInput(IBackend backend) : IDisposable
 {
-    Tensor? tensor;
+    Tensor? clips, labels;
 
     public Tensor Load(ClipBatch batch)
     {
-        if (tensor is null || !tensor.HasShape(batch.Shape))
-        {
-            tensor?.Dispose();
-            tensor = backend.Allocate(batch.Shape);
-        }
+        var tensor = Reuse(ref clips, DType.Float32, batch.Shape);
         tensor.CopyFrom(batch.Data.AsSpan(0, (int)tensor.Length));
         return tensor;
     }
 
-    public void Dispose() => tensor?.Dispose();
+    /// <summary>The batch's class ids on the device; each must be below <paramref name="classes"/>.</summary>
+    public Tensor Labels(ClipBatch batch, int classes)
+    {
+        foreach (int label in batch.Labels)
+            if ((uint)label >= (uint)classes)
+                throw new ArgumentOutOfRangeException(nameof(batch), $"Label {label} is outside [0, {classes}).");
+        var tensor = Reuse(ref labels, DType.Int32, batch.Count);
+        tensor.CopyFrom<int>(batch.Labels.AsSpan(0, batch.Count));
+        return tensor;
+    }
+
+    Tensor Reuse(ref Tensor? tensor, DType type, params int[] shape)
+    {
+        if (tensor is null || !tensor.HasShape(shape))
+        {
+            tensor?.Dispose();
+            tensor = backend.Allocate(type, shape);
+        }
+        return tensor;
+    }
+
+    public void Dispose()
+    {
+        clips?.Dispose();
+        labels?.Dispose();
+    }
 }

@@ -46,6 +46,9 @@ public static class Trainer
     public const string LastCheckpointFileName = "last.ckpt";
     public const string CurvesFileName = "curves.png";
 
+    /// <summary>Training steps between read-backs of the loss and accuracy (and progress reports).</summary>
+    const int LogInterval = 10;
+
     public static TrainingSummary Run(TrainingRun run, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {
         var hp = run.Template.HyperParameters;
@@ -84,33 +87,45 @@ public static class Trainer
             : new TrainingState(hp, []);
         WriteMetrics(run.OutputFolder, state.History);
 
-        var loss = new SoftmaxCrossEntropy(backend, (float)hp.LabelSmoothing);
+        using var loss = new SoftmaxCrossEntropy(backend, (float)hp.LabelSmoothing);
+        using var clipping = new GradientClipping(network.Parameters, (float)hp.GradClip);
         using var input = new BatchInput(backend);
+        using var stepMetrics = new StepMetrics(backend, LogInterval, hp.BatchSize, network.Config.NumClasses);
         long totalSteps = (long)hp.Epochs * trainLoader.BatchesPerEpoch;
         for (int epoch = state.History.Count; epoch < hp.Epochs && !state.StoppedEarly; epoch++)
         {
             var clock = Stopwatch.StartNew();
             double lossSum = 0, rate = 0;
             int correct = 0, seen = 0;
-            foreach (var batch in trainLoader.ReadEpoch(epoch, cancellationToken))
+            // Reads the loss and accuracy of the steps since the last read: the one synchronization per interval.
+            void ReadMetrics()
             {
-                double value = loss.Forward(network.Forward(input.Load(batch), training: true), batch.Labels);
-                if (!double.IsFinite(value))
+                var read = stepMetrics.Read();
+                if (read.Diverged is { } bad)
                     throw new TrainingException(
-                        $"the loss became {value} in epoch {epoch + 1}, step {optimizer.StepCount + 1} (learning rate {rate:G3}); training stopped. "
+                        $"the loss became {bad.Loss} in epoch {epoch + 1}, step {bad.Step} (learning rate {bad.Rate:G3}); training stopped. "
                         + (state.History.Count > 0 ? $"The last good state (after epoch {state.History.Count}) is {lastCheckpoint}; " : "")
                         + "try a lower learning rate (--lr) or stronger gradient clipping.");
-                correct += CountCorrect(loss.Probabilities.ToArray(), batch.Labels, network.Config.NumClasses);
-                lossSum += value * batch.Count;
-                seen += batch.Count;
-                network.Parameters.ZeroGradients();
-                network.Backward(loss.Backward());
-                GradientClipping.ClipGlobalNorm(network.Parameters, hp.GradClip);
-                rate = schedule.RateAt(optimizer.StepCount);
-                optimizer.Step((float)rate);
+                lossSum += read.LossSum;
+                correct += read.Correct;
+                seen += read.Seen;
                 progress?.Report(new WorkProgress("training", optimizer.StepCount, totalSteps,
                     string.Create(CultureInfo.InvariantCulture, $"epoch {epoch + 1}/{hp.Epochs} loss {lossSum / seen:F3} acc {correct / (double)seen:F2} {seen / clock.Elapsed.TotalSeconds:F1} clips/s")));
             }
+
+            foreach (var batch in trainLoader.ReadEpoch(epoch, cancellationToken))
+            {
+                loss.Forward(network.Forward(input.Load(batch), training: true), input.Labels(batch, network.Config.NumClasses));
+                stepMetrics.Add(loss, batch.Labels, optimizer.StepCount + 1, rate);
+                network.Parameters.ZeroGradients();
+                network.Backward(loss.Backward());
+                clipping.Clip();
+                rate = schedule.RateAt(optimizer.StepCount);
+                optimizer.Step((float)rate);
+                if (stepMetrics.Full)
+                    ReadMetrics();
+            }
+            ReadMetrics();
             double trainSeconds = clock.Elapsed.TotalSeconds;
             var probabilities = VideoScorer.Score(batch => network.Forward(input.Load(batch), training: false).ToArray(),
                 network.Config.NumClasses, valLoader.ReadEpoch(0, cancellationToken), valLoader.BatchesPerEpoch, run.Val.Count, "validation", null);
@@ -145,21 +160,6 @@ public static class Trainer
         hp.WarmupEpochs,
         Milestones: hp.Schedule == "step" ? hp.LrSteps : [],
         Gamma: hp.LrGamma);
-
-    static int CountCorrect(float[] probabilities, int[] labels, int classes)
-    {
-        int correct = 0;
-        for (int row = 0; row < labels.Length; row++)
-        {
-            var p = probabilities.AsSpan(row * classes, classes);
-            int best = 0;
-            for (int k = 1; k < classes; k++)
-                if (p[k] > p[best])
-                    best = k;
-            correct += best == labels[row] ? 1 : 0;
-        }
-        return correct;
-    }
 
     static void WriteMetrics(string folder, IReadOnlyList<EpochMetrics> history) =>
         File.WriteAllLines(Path.Combine(folder, EpochMetrics.FileName), history.Select(m => m.ToJsonLine()));
