@@ -163,7 +163,8 @@ public sealed class OpenVinoClassifier : VideoClassifier
     public override string Runtime => "ActionKit IR executor (CPU)";
     protected override bool TakesPixels => true;
 
-    public override float[] Logits(ClipBatch batch) => executor.Run(ModelInput(batch), batch.Count);
+    public override float[] Logits(ClipBatch batch) =>
+        executor.RunChannelsLast(batch.Data.AsSpan(0, batch.Count * batch.ClipLength * batch.Size * batch.Size * ClipBatch.Channels), batch.Count);
 
     public override void Dispose() { }
 }
