@@ -1,5 +1,7 @@
 using ActionKit.Export.Graph;
+using ActionKit.Export.Quantization;
 using ActionKit.Export.Runtime;
+using ActionKit.Kernels.Cpu;
 
 namespace ActionKit.Export.Tests;
 
@@ -61,5 +63,59 @@ public class GraphExecutorTests
         var graph = new ModelGraph("g", input, "y", [new UnaryNode("relu", "y", UnaryOp.Relu, "x")], []);
         var error = Assert.Throws<NotSupportedException>(() => new GraphExecutor(graph).RunChannelsLast(new float[2], 1));
         Assert.Contains("clips axis", error.Message);
+    }
+
+    public static TheoryData<Int8Path> Paths => [.. Enum.GetValues<Int8Path>().Where(Int8Gemm.IsSupported)];
+
+    /// <summary>
+    /// A quantized tiny X3D: its pointwise convolutions run in integers on every path this CPU has, and each logit is
+    /// within one quantization step (of the head's input) of the FakeQuantize executor's.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void TheIntegerPathGivesWhatTheFakeQuantizeExecutorGives(Int8Path path)
+    {
+        var graph = SampleGraphs.TinyX3D(seed: 7);
+        var calibration = new List<CalibrationBatch> { new(Pixels(4, 8), 4) };
+        var quantized = PostTrainingQuantizer.Quantize(graph, calibration).Graph;
+        var integer = new GraphExecutor(quantized);
+        var floats = new GraphExecutor(quantized, integer: false);
+        Assert.Equal(5, integer.IntegerLayers);
+        Assert.Null(integer.Notice);
+        Assert.Equal(0, floats.IntegerLayers);
+        var head = quantized.Nodes.OfType<FakeQuantizeNode>().Single(node => node.Input == "head.features");
+        float step = quantized.Constant(head.High).Data[0] / 255;
+        var pixels = Pixels(3, 9);
+        var saved = Int8Gemm.Path;
+        try
+        {
+            Int8Gemm.Path = path;
+            var want = floats.Run(pixels, batch: 3);
+            var got = integer.Run(pixels, batch: 3);
+            for (int i = 0; i < want.Length; i++)
+                Assert.True(Math.Abs(want[i] - got[i]) <= step, $"logit {i}: {got[i]}, the FakeQuantize executor {want[i]}, step {step}");
+        }
+        finally
+        {
+            Int8Gemm.Path = saved;
+        }
+    }
+
+    [Fact]
+    public void ALayerWhoseInputIsNotOnEightBitCodesRunsInFloatWithANotice()
+    {
+        var quantized = PostTrainingQuantizer.Quantize(SampleGraphs.TinyX3D(seed: 7), [new CalibrationBatch(Pixels(2, 8), 2)]).Graph;
+        // The 16-level input of block.a: the integer path does not run it, the float path gives the FakeQuantize's answer.
+        var nodes = quantized.Nodes.Select(node => node is FakeQuantizeNode { Input: "stem" } fq ? fq with { Levels = 16 } : node).ToList();
+        var coarse = new ModelGraph(quantized.Name, quantized.Input, quantized.Output, nodes, quantized.Constants, quantized.Metadata);
+        var executor = new GraphExecutor(coarse);
+        Assert.Equal(3, executor.IntegerLayers);
+        Assert.Contains("2 quantized layer(s) run in float", executor.Notice);
+        Assert.Contains("layer 'block.a'", executor.Notice);
+        var pixels = Pixels(2, 3);
+        var want = new GraphExecutor(coarse, integer: false).Run(pixels, batch: 2);
+        var got = executor.Run(pixels, batch: 2);
+        for (int i = 0; i < want.Length; i++)
+            Assert.Equal(want[i], got[i], 1e-3);
     }
 }

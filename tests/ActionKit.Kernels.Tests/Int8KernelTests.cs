@@ -13,7 +13,7 @@ public unsafe class Int8KernelTests
     };
 
     /// <summary>The plain-loop integer reference: c[r, o] = Σ_i a[r, i] · b[o, i] in s32.</summary>
-    static int[] Reference(byte[] a, sbyte[] b, int m, int n, int k)
+    static int[] Reference(int[] a, sbyte[] b, int m, int n, int k)
     {
         var c = new int[m * n];
         for (int r = 0; r < m; r++)
@@ -27,13 +27,13 @@ public unsafe class Int8KernelTests
         return c;
     }
 
-    static int[] Run(Int8Path path, byte[] a, sbyte[] b, int m, int n, int k)
+    static int[] Run(Int8Path path, int[] a, sbyte[] b, int m, int n, int k)
     {
         int depth = Int8Gemm.PaddedDepth(k), width = Int8Gemm.PaddedWidth(n);
-        var codes = new ushort[m * depth];
+        var codes = new short[m * depth];
         for (int r = 0; r < m; r++)
             for (int i = 0; i < k; i++)
-                codes[r * depth + i] = a[r * k + i];
+                codes[r * depth + i] = (short)a[r * k + i];
         var packed = Int8Gemm.Pack(b, n, k);
         var c = Enumerable.Repeat(int.MinValue, m * width).ToArray();
         var saved = Int8Gemm.Path;
@@ -41,7 +41,7 @@ public unsafe class Int8KernelTests
         {
             Int8Gemm.Path = path;
             fixed (int* pc = c)
-            fixed (ushort* pa = codes)
+            fixed (short* pa = codes)
             fixed (short* pb = packed)
                 Int8Gemm.Multiply(pc, pa, pb, m, n, k);
         }
@@ -60,7 +60,8 @@ public unsafe class Int8KernelTests
         {
             var (m, n, k) = ((int)row[0], (int)row[1], (int)row[2]);
             var random = new Random(m * 131 + n * 7 + k);
-            var a = Enumerable.Range(0, m * k).Select(_ => (byte)random.Next(256)).ToArray();
+            // u8 codes on even rows, s8 codes on odd ones.
+            var a = Enumerable.Range(0, m * k).Select(j => j / k % 2 == 0 ? random.Next(256) : random.Next(-128, 128)).ToArray();
             var b = Enumerable.Range(0, n * k).Select(_ => (sbyte)random.Next(-127, 128)).ToArray();
             Assert.Equal(Reference(a, b, m, n, k), Run(path, a, b, m, n, k));
         }
@@ -78,7 +79,7 @@ public unsafe class Int8KernelTests
             foreach (int k in new[] { 2, 3, 4000 })
             {
                 int m = 5, n = 17;
-                var a = Enumerable.Repeat((byte)255, m * k).ToArray();
+                var a = Enumerable.Range(0, m * k).Select(j => j / k == 4 ? -128 : 255).ToArray();
                 // Channel 3 takes the opposite sign, so one panel holds both extremes.
                 var b = Enumerable.Range(0, n * k).Select(j => j / k == 3 ? (sbyte)Math.Min(127, -weight) : weight).ToArray();
                 var want = Reference(a, b, m, n, k);
@@ -87,31 +88,32 @@ public unsafe class Int8KernelTests
             }
     }
 
-    [Fact]
-    public void CodesAreTheFakeQuantizeLevels()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void CodesAreTheFakeQuantizeLevels(bool signed)
     {
         const int rows = 3, k = 19, depth = 20;
-        float step = 0.037f;
+        float step = 0.037f, high = signed ? 127 * step : 255 * step, low = signed ? -high * 128 / 127 : 0;
+        step = (high - low) / 255;
         var random = new Random(4);
         var x = Enumerable.Range(0, rows * k).Select(_ => (random.NextSingle() * 12 - 2)).ToArray();
         x[0] = 255.5f * step;
         x[1] = -0.5f * step;
         x[2] = 2.5f * step;
-        var codes = Enumerable.Repeat((ushort)999, rows * depth).ToArray();
-        fixed (ushort* pc = codes)
+        x[3] = -200 * step;
+        var codes = Enumerable.Repeat((short)999, rows * depth).ToArray();
+        fixed (short* pc = codes)
         fixed (float* px = x)
-            Requantize.ToCodes(pc, px, step, rows, k, depth);
+            Requantize.ToCodes(pc, px, step, MathF.Round(low / step), MathF.Round(high / step), rows, k, depth);
         for (int r = 0; r < rows; r++)
         {
             for (int i = 0; i < k; i++)
-            {
-                float high = 255 * step;
-                float level = FakeQuantize.Apply(x[r * k + i], 0, high, 256);
-                Assert.Equal(level, codes[r * depth + i] * ((high - 0) / 255));
-            }
+                Assert.Equal(FakeQuantize.Apply(x[r * k + i], low, high, 256), codes[r * depth + i] * step);
             Assert.Equal(0, codes[r * depth + k]);
         }
         Assert.Equal(2, codes[2]);
+        Assert.Equal(signed ? -128 : 0, codes[3]);
     }
 
     [Theory]

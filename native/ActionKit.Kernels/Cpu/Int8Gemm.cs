@@ -18,8 +18,8 @@ public enum Int8Path
 }
 
 /// <summary>
-/// Integer GEMM for the pointwise convolutions of a quantized model: c [M, N] (s32) = a [M, K] (u8 activation
-/// codes) · bᵀ, b [N, K] (s8 weight codes), exact. The activation codes come widened to 16 bits (rows padded to an
+/// Integer GEMM for the pointwise convolutions of a quantized model: c [M, N] (s32) = a [M, K] (8-bit activation
+/// codes, u8 0..255 or s8 -128..127) · bᵀ, b [N, K] (s8 weight codes), exact. The activation codes come widened to 16 bits (rows padded to an
 /// even K) and the weights packed once into panels of 16 output channels holding pairs of 16-bit weights, so the
 /// vector paths multiply with vpmaddwd: each pair sum a·b + a'·b' is at most 2 · 255 · 128 in magnitude, far inside
 /// s32, and nothing saturates. (vpmaddubsw would take the bytes directly but saturates its 16-bit pair sums at
@@ -72,10 +72,10 @@ public static unsafe class Int8Gemm
     }
 
     /// <summary>
-    /// c [M, PaddedWidth(N)] = a · bᵀ with a [M, PaddedDepth(K)] activation codes (0..255 as u16, zero padded) and b
+    /// c [M, PaddedWidth(N)] = a · bᵀ with a [M, PaddedDepth(K)] activation codes (as s16, zero padded) and b
     /// packed by <see cref="Pack"/>; parallel over fixed chunks of rows.
     /// </summary>
-    public static void Multiply(int* c, ushort* a, short* packed, int m, int n, int k)
+    public static void Multiply(int* c, short* a, short* packed, int m, int n, int k)
     {
         int depth = PaddedDepth(k), panels = PaddedWidth(n) / PanelWidth;
         var path = Path;
@@ -99,7 +99,7 @@ public static unsafe class Int8Gemm
         });
     }
 
-    static void RowsScalar(int* c, ushort* a, short* packed, int start, int end, int depth, int panels)
+    static void RowsScalar(int* c, short* a, short* packed, int start, int end, int depth, int panels)
     {
         int width = panels * PanelWidth;
         for (int r = start; r < end; r++)
@@ -118,7 +118,7 @@ public static unsafe class Int8Gemm
 
     /// <summary>Four rows by one panel at a time: four accumulators, each pair of k one broadcast and one vpmaddwd per row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Rows512(int* c, ushort* a, short* packed, int start, int end, int depth, int panels)
+    static void Rows512(int* c, short* a, short* packed, int start, int end, int depth, int panels)
     {
         int width = panels * PanelWidth, pairs = depth / 2;
         for (int panel = 0; panel < panels; panel++)
@@ -156,7 +156,7 @@ public static unsafe class Int8Gemm
 
     /// <summary>The 256-bit version: a panel is two vectors, so four rows keep eight accumulators.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Rows256(int* c, ushort* a, short* packed, int start, int end, int depth, int panels)
+    static void Rows256(int* c, short* a, short* packed, int start, int end, int depth, int panels)
     {
         int width = panels * PanelWidth, pairs = depth / 2;
         for (int panel = 0; panel < panels; panel++)

@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 namespace ActionKit.Kernels.Cpu;
 
 /// <summary>
-/// The two ends of an integer layer: float activations to the u8 codes its FakeQuantize puts them on, and its s32
+/// The two ends of an integer layer: float activations to the 8-bit codes its FakeQuantize puts them on, and its s32
 /// sums back to float with the per-channel scale (activation scale · weight scale), the bias and the activation
 /// fused (Swish in a second pass).
 /// </summary>
@@ -12,34 +12,35 @@ public static unsafe class Requantize
     const int RowsPerChunk = 64;
 
     /// <summary>
-    /// codes [rows, depth] = clamp(round(x / step), 0, 255) for x [rows, k], zero from k to depth: exactly the levels
-    /// of FakeQuantize(levels 256, low 0, high 255 · step), computed as it computes them (a division, ties to even).
+    /// codes [rows, depth] = clamp(round(x / step), lowest, highest) for x [rows, k], zero from k to depth: exactly
+    /// the levels of a per-tensor FakeQuantize with that step and those end codes (0..255 for u8, -128..127 for s8),
+    /// computed as it computes them (a division, ties to even).
     /// </summary>
-    public static void ToCodes(ushort* codes, float* x, float step, long rows, int k, int depth)
+    public static void ToCodes(short* codes, float* x, float step, float lowest, float highest, long rows, int k, int depth)
     {
-        if (!(step > 0))
-            throw new ArgumentException($"Requantize: a quantization step of {step} has no codes.");
+        if (!(step > 0) || lowest < short.MinValue || highest > short.MaxValue || lowest > highest)
+            throw new ArgumentException($"Requantize: step {step} with codes {lowest}..{highest} gives no 16-bit codes.");
         float* rx = x;
-        ushort* rc = codes;
+        short* rc = codes;
         CpuParallel.For(CpuParallel.ChunkCount(rows, RowsPerChunk), chunk =>
         {
             long start = (long)chunk * RowsPerChunk, end = Math.Min(rows, start + RowsPerChunk);
             var divisor = Vector256.Create(step);
-            var top = Vector256.Create(255f);
+            Vector256<float> bottom = Vector256.Create(lowest), top = Vector256.Create(highest);
             for (long r = start; r < end; r++)
             {
                 float* source = rx + r * k;
-                ushort* target = rc + r * depth;
+                short* target = rc + r * depth;
                 int i = 0;
                 if (Vector256.IsHardwareAccelerated)
                     for (; i + 8 <= k; i += 8)
                     {
-                        var level = Vector256.Min(Vector256.Max(Vector256.Round(Vector256.Load(source + i) / divisor), Vector256<float>.Zero), top);
+                        var level = Vector256.Min(Vector256.Max(Vector256.Round(Vector256.Load(source + i) / divisor), bottom), top);
                         var integers = Vector256.ConvertToInt32(level);
-                        Vector128.Store(Vector128.Narrow(integers.GetLower(), integers.GetUpper()).AsUInt16(), target + i);
+                        Vector128.Store(Vector128.Narrow(integers.GetLower(), integers.GetUpper()), target + i);
                     }
                 for (; i < k; i++)
-                    target[i] = (ushort)Math.Clamp(MathF.Round(source[i] / step), 0f, 255f);
+                    target[i] = (short)Math.Clamp(MathF.Round(source[i] / step), lowest, highest);
                 for (; i < depth; i++)
                     target[i] = 0;
             }

@@ -27,8 +27,13 @@ abstract class ExecutionStep(string name, string output)
 /// <summary>Turns graph nodes into steps, fusing each node with the activation or per-channel shift that alone reads it.</summary>
 static class StepCompiler
 {
-    public static IReadOnlyList<ExecutionStep> Compile(ModelGraph graph, ExecutionContext context, bool fuse)
+    /// <summary>
+    /// The steps of <paramref name="graph"/>: one per node, or fused; with <paramref name="integer"/>, quantized pointwise
+    /// convolutions as <see cref="Int8ConvStep"/>s, and <paramref name="notices"/> says which quantized ones stay float and why.
+    /// </summary>
+    public static IReadOnlyList<ExecutionStep> Compile(ModelGraph graph, ExecutionContext context, bool fuse, bool integer, List<string> notices)
     {
+        var quantizers = graph.Nodes.OfType<FakeQuantizeNode>().ToDictionary(node => node.Output);
         var readers = new Dictionary<string, List<GraphNode>>();
         foreach (var node in graph.Nodes)
             foreach (var input in node.Inputs)
@@ -57,7 +62,15 @@ static class StepCompiler
                 case ConvNode conv:
                 {
                     var (activation, output) = Activated(conv.Output, swish: true);
-                    steps.Add(new ConvStep(conv, activation, output));
+                    string why = "";
+                    if (integer && Int8ConvStep.TryCreate(graph, context, conv, quantizers, activation, output, out why) is { } int8)
+                        steps.Add(int8);
+                    else
+                    {
+                        if (why.Length > 0)
+                            notices.Add($"layer '{conv.Name}': {why}");
+                        steps.Add(new ConvStep(conv, activation, output));
+                    }
                     break;
                 }
                 case MulNode or AddNode when node.Inputs.Count(context.IsConstant) == 1:
@@ -109,7 +122,9 @@ static class StepCompiler
                     throw new NotSupportedException($"Graph '{graph.Name}', node '{node.Name}' ({node.Op}): the executor has no {node.Op}");
             }
         }
-        return steps;
+        // An activation FakeQuantize that only integer steps read (they quantize its input themselves) has nothing to do.
+        var read = steps.SelectMany(step => step.Inputs).Append(graph.Output).ToHashSet();
+        return [.. steps.Where(step => step is not FakeQuantizeStep || read.Contains(step.Output))];
     }
 
     /// <summary>
