@@ -139,4 +139,16 @@ public unsafe class Int8KernelTests
                 Assert.Equal(want, y[r * n + o], 1e-5f);
             }
     }
+
+    [Fact]
+    public void TheVectorGridIsFakeQuantizeValueForValue()
+    {
+        var random = new Random(11);
+        float high = 2.5f, low = -high * 128 / 127, step = (high - low) / 255;
+        var x = Enumerable.Range(0, 1003).Select(i => i % 5 == 0 ? (i / 5 - 100 + 0.5f) * step : random.NextSingle() * 8 - 4).ToArray();
+        var y = new float[x.Length];
+        fixed (float* px = x, py = y)
+            FakeQuantize.OnGrid(py, px, step, MathF.Round(low / step), MathF.Round(high / step), x.Length);
+        Assert.Equal(x.Select(v => FakeQuantize.Apply(v, low, high, 256)), y);
+    }
 }

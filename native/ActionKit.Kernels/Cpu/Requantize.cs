@@ -49,9 +49,11 @@ public static unsafe class Requantize
 
     /// <summary>
     /// y [rows, n] = act(c[r, o] · multiplier[o] + bias[o]) from the s32 sums c [rows, width] (width ≥ n, the GEMM's
-    /// padded row); bias may be null.
+    /// padded row); bias may be null. With a <paramref name="gridStep"/> above 0, y is then put on the grid of the
+    /// per-tensor FakeQuantize that reads it (<see cref="FakeQuantize.OnGrid"/>), so that layer needs no pass of its own.
     /// </summary>
-    public static void ToFloat(float* y, int* c, float* multiplier, float* bias, long rows, int n, int width, Activation activation)
+    public static void ToFloat(float* y, int* c, float* multiplier, float* bias, long rows, int n, int width, Activation activation,
+        float gridStep = 0, float lowest = 0, float highest = 0)
     {
         float* ry = y, rm = multiplier, rb = bias;
         int* rc = c;
@@ -79,8 +81,14 @@ public static unsafe class Requantize
                     target[o] = activation == Activation.Relu ? MathF.Max(value, 0f) : value;
                 }
             }
+            if (gridStep > 0 && activation != Activation.Swish)
+                FakeQuantize.OnGrid(ry + start * n, ry + start * n, gridStep, lowest, highest, (int)((end - start) * n));
         });
         if (activation == Activation.Swish)
+        {
             Elementwise.Swish(y, y, rows * n);
+            if (gridStep > 0)
+                Elementwise.ForChunks(rows * n, (offset, length) => FakeQuantize.OnGrid(ry + offset, ry + offset, gridStep, lowest, highest, length));
+        }
     }
 }

@@ -249,10 +249,7 @@ public static class IrReader
             if (quantized.IndexOf((sbyte)-128) is int at && at >= 0)
                 throw Error(valuesLayer, $"value {at} is -128; a symmetric 255-level weight lies in -127..127");
             string weight = ValueName(valuesLayer);
-            long perScale = quantized.Length / scales.Length;
-            var dequantized = new float[quantized.Length];
-            for (int j = 0; j < quantized.Length; j++)
-                dequantized[j] = quantized[j] * scales[j / perScale];
+            var dequantized = Int8Weight.Dequantize(quantized, scales);
             int[] rangeShape = scales.Length == 1 ? [1] : [.. shape.Select((d, axis) => axis == 0 ? d : 1)];
             constants.Add(new GraphConstant(weight, shape, dequantized));
             constants.Add(new GraphConstant(weight + ".fq_low", rangeShape, [.. scales.Select(scale => -Int8Weight.HighOf(scale))]));

@@ -50,13 +50,13 @@ public sealed record Int8Weight(GraphConstant Weight, sbyte[] Values, float[] Sc
         return high;
     }
 
-    /// <summary>q · s as floats: the values the FakeQuantize gives this weight.</summary>
-    public float[] Dequantized()
+    /// <summary>q · s as floats (one scale, or one per equal run of values): the values the FakeQuantize gives the weight.</summary>
+    public static float[] Dequantize(ReadOnlySpan<sbyte> values, float[] scales)
     {
-        var result = new float[Values.Length];
-        long perScale = Values.LongLength / Scales.Length;
-        for (long j = 0; j < Values.LongLength; j++)
-            result[j] = Values[j] * Scales[j / perScale];
+        var result = new float[values.Length];
+        int perScale = values.Length / scales.Length;
+        for (int j = 0; j < values.Length; j++)
+            result[j] = values[j] * scales[j / perScale];
         return result;
     }
 

@@ -63,8 +63,14 @@ static class StepCompiler
                 {
                     var (activation, output) = Activated(conv.Output, swish: true);
                     string why = "";
-                    if (integer && Int8ConvStep.TryCreate(graph, context, conv, quantizers, activation, output, out why) is { } int8)
+                    var outputQuantizer = OnlyReader(output) as FakeQuantizeNode;
+                    if (integer && Int8ConvStep.TryCreate(graph, context, conv, quantizers,
+                        quantizer => absorbed.Contains(quantizer) ? quantizer.Output : quantizer.Input, activation, outputQuantizer, output, out why) is { } int8)
+                    {
+                        if (int8.Output == outputQuantizer?.Output)
+                            absorbed.Add(outputQuantizer);
                         steps.Add(int8);
+                    }
                     else
                     {
                         if (why.Length > 0)

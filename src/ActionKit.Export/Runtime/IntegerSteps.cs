@@ -21,10 +21,13 @@ sealed unsafe class Int8ConvStep : ExecutionStep
     readonly short[] packed;
     readonly float[] multiplier;
     readonly Activation activation;
+    readonly (float Step, float Lowest, float Highest) grid;
 
-    Int8ConvStep(ConvNode node, string input, float step, (float, float) codes, Int8Weight weight, Activation activation, string output) : base(node.Name, output)
+    Int8ConvStep(ConvNode node, string input, float step, (float, float) codes, Int8Weight weight, Activation activation,
+        (float, float, float) grid, string output) : base(node.Name, output)
     {
         this.codes = codes;
+        this.grid = grid;
         this.node = node;
         this.input = input;
         this.step = step;
@@ -42,8 +45,13 @@ sealed unsafe class Int8ConvStep : ExecutionStep
     /// (1x1x1, no padding, equal height and width strides) whose input has a 256-level per-tensor FakeQuantize
     /// from 0 or signed symmetric (u8 or s8 codes) and whose weight a symmetric 255-level one.
     /// </summary>
+    /// <remarks>
+    /// <paramref name="input"/> is the value the codes are made from: the input FakeQuantize's input, or its output where
+    /// another step computes that (on the grid, it gives the same codes). A per-tensor <paramref name="outputQuantizer"/>
+    /// that alone reads the output is applied in the same pass, and the step then defines its output instead.
+    /// </remarks>
     public static Int8ConvStep? TryCreate(ModelGraph graph, ExecutionContext context, ConvNode conv, IReadOnlyDictionary<string, FakeQuantizeNode> quantizers,
-        Activation activation, string output, out string why)
+        Func<FakeQuantizeNode, string> input, Activation activation, FakeQuantizeNode? outputQuantizer, string output, out string why)
     {
         why = "";
         if (!quantizers.TryGetValue(conv.Weight, out var weightQuantizer) || !quantizers.TryGetValue(conv.Input, out var inputQuantizer))
@@ -55,16 +63,27 @@ sealed unsafe class Int8ConvStep : ExecutionStep
         if (conv.Groups != 1 || shape.Length != 5 || shape[2] * shape[3] * shape[4] != 1 || conv.Pads.Any(pad => pad != 0)
             || conv.Strides[0] != 1 || conv.Strides[1] != conv.Strides[2])
             return null;
-        float[] low = context.Data(inputQuantizer.Low), high = context.Data(inputQuantizer.High);
-        // FakeQuantize's grid, as it computes it: step (high - low) / (levels - 1), end codes round(low / step) and round(high / step).
-        float step = low.Length == 1 && high.Length == 1 ? (high[0] - low[0]) / (inputQuantizer.Levels - 1) : 0;
-        var codes = step > 0 ? (MathF.Round(low[0] / step), MathF.Round(high[0] / step)) : (0f, 0f);
-        if (inputQuantizer.Levels != 256 || codes is not ((0, 255) or (-128, 127)))
+        var (step, lowest, highest) = Grid(context, inputQuantizer);
+        if (inputQuantizer.Levels != 256 || (lowest, highest) is not ((0, 255) or (-128, 127)))
         {
-            why = $"its input's FakeQuantize '{inputQuantizer.Name}' (levels {inputQuantizer.Levels}, {low.Length} range(s)) does not put it on u8 or s8 codes";
+            why = $"its input's FakeQuantize '{inputQuantizer.Name}' (levels {inputQuantizer.Levels}, {context.Data(inputQuantizer.Low).Length} range(s)) does not put it on u8 or s8 codes";
             return null;
         }
-        return new Int8ConvStep(conv, inputQuantizer.Input, step, codes, weight, activation, output);
+        var outputGrid = outputQuantizer is null ? default : Grid(context, outputQuantizer);
+        return outputGrid.Step > 0
+            ? new Int8ConvStep(conv, input(inputQuantizer), step, (lowest, highest), weight, activation, outputGrid, outputQuantizer!.Output)
+            : new Int8ConvStep(conv, input(inputQuantizer), step, (lowest, highest), weight, activation, default, output);
+    }
+
+    /// <summary>
+    /// A per-tensor FakeQuantize's grid as it computes it: step (high - low) / (levels - 1), end codes round(low / step)
+    /// and round(high / step); step 0 for ranges per channel or of no width.
+    /// </summary>
+    static (float Step, float Lowest, float Highest) Grid(ExecutionContext context, FakeQuantizeNode quantizer)
+    {
+        float[] low = context.Data(quantizer.Low), high = context.Data(quantizer.High);
+        float step = low.Length == 1 && high.Length == 1 ? (high[0] - low[0]) / (quantizer.Levels - 1) : 0;
+        return step > 0 ? (step, MathF.Round(low[0] / step), MathF.Round(high[0] / step)) : default;
     }
 
     public override IReadOnlyList<string> Inputs => node.Bias is null ? [input] : [input, node.Bias];
@@ -105,7 +124,7 @@ sealed unsafe class Int8ConvStep : ExecutionStep
         {
             Int8Gemm.Multiply(sums, quantized, weights, checked((int)rows), outputs, inputs);
             Requantize.ToFloat(plan.Pointer(Output), sums, scale, node.Bias is null ? null : plan.Pointer(node.Bias), rows, outputs,
-                Int8Gemm.PaddedWidth(outputs), activation);
+                Int8Gemm.PaddedWidth(outputs), activation, grid.Step, grid.Lowest, grid.Highest);
         }
     }
 }
