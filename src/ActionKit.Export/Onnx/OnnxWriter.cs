@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using ActionKit.Export.Graph;
-using ActionKit.Export.Quantization;
 using ActionKit.Export.Onnx.Proto;
+using ActionKit.Export.Quantization;
 using Google.Protobuf;
 using AttributeType = ActionKit.Export.Onnx.Proto.AttributeProto.Types.AttributeType;
 using DataType = ActionKit.Export.Onnx.Proto.TensorProto.Types.DataType;

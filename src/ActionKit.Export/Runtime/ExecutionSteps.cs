@@ -60,55 +60,55 @@ static class StepCompiler
             switch (node)
             {
                 case ConvNode conv:
-                {
-                    var (activation, output) = Activated(conv.Output, swish: true);
-                    string why = "";
-                    var outputQuantizer = OnlyReader(output) as FakeQuantizeNode;
-                    if (integer && Int8ConvStep.TryCreate(graph, context, conv, quantizers,
-                        quantizer => absorbed.Contains(quantizer) ? quantizer.Output : quantizer.Input, activation, outputQuantizer, output, out why) is { } int8)
                     {
-                        if (int8.Output == outputQuantizer?.Output)
-                            absorbed.Add(outputQuantizer);
-                        steps.Add(int8);
+                        var (activation, output) = Activated(conv.Output, swish: true);
+                        string why = "";
+                        var outputQuantizer = OnlyReader(output) as FakeQuantizeNode;
+                        if (integer && Int8ConvStep.TryCreate(graph, context, conv, quantizers,
+                            quantizer => absorbed.Contains(quantizer) ? quantizer.Output : quantizer.Input, activation, outputQuantizer, output, out why) is { } int8)
+                        {
+                            if (int8.Output == outputQuantizer?.Output)
+                                absorbed.Add(outputQuantizer);
+                            steps.Add(int8);
+                        }
+                        else
+                        {
+                            if (why.Length > 0)
+                                notices.Add($"layer '{conv.Name}': {why}");
+                            steps.Add(new ConvStep(conv, activation, output));
+                        }
+                        break;
                     }
-                    else
-                    {
-                        if (why.Length > 0)
-                            notices.Add($"layer '{conv.Name}': {why}");
-                        steps.Add(new ConvStep(conv, activation, output));
-                    }
-                    break;
-                }
                 case MulNode or AddNode when node.Inputs.Count(context.IsConstant) == 1:
-                {
-                    string input = node.Inputs.Single(value => !context.IsConstant(value));
-                    string constant = node.Inputs.Single(context.IsConstant);
-                    string? scale = node is MulNode ? constant : null, shift = node is AddNode ? constant : null;
-                    string output = node.Output;
-                    if (scale is not null && OnlyReader(output) is AddNode add && add.Inputs.Count(context.IsConstant) == 1)
                     {
-                        absorbed.Add(add);
-                        shift = add.Inputs.Single(context.IsConstant);
-                        output = add.Output;
+                        string input = node.Inputs.Single(value => !context.IsConstant(value));
+                        string constant = node.Inputs.Single(context.IsConstant);
+                        string? scale = node is MulNode ? constant : null, shift = node is AddNode ? constant : null;
+                        string output = node.Output;
+                        if (scale is not null && OnlyReader(output) is AddNode add && add.Inputs.Count(context.IsConstant) == 1)
+                        {
+                            absorbed.Add(add);
+                            shift = add.Inputs.Single(context.IsConstant);
+                            output = add.Output;
+                        }
+                        var (activation, activated) = Activated(output, swish: true);
+                        steps.Add(new AffineStep(node.Name, input, scale, shift, activation, activated));
+                        break;
                     }
-                    var (activation, activated) = Activated(output, swish: true);
-                    steps.Add(new AffineStep(node.Name, input, scale, shift, activation, activated));
-                    break;
-                }
                 case AddNode add:
-                {
-                    var (activation, output) = Activated(add.Output, swish: false);
-                    steps.Add(new BinaryStep(add.Name, add.A, add.B, multiply: false, activation, output));
-                    break;
-                }
+                    {
+                        var (activation, output) = Activated(add.Output, swish: false);
+                        steps.Add(new BinaryStep(add.Name, add.A, add.B, multiply: false, activation, output));
+                        break;
+                    }
                 case MulNode mul:
-                {
-                    // Only a per-channel product has its activation fused (ChannelScale); a full one is TensorPrimitives.
-                    bool perChannel = !context.Shapes[mul.A].SequenceEqual(context.Shapes[mul.B]);
-                    var (activation, output) = perChannel ? Activated(mul.Output, swish: true) : (Activation.None, mul.Output);
-                    steps.Add(new BinaryStep(mul.Name, mul.A, mul.B, multiply: true, activation, output));
-                    break;
-                }
+                    {
+                        // Only a per-channel product has its activation fused (ChannelScale); a full one is TensorPrimitives.
+                        bool perChannel = !context.Shapes[mul.A].SequenceEqual(context.Shapes[mul.B]);
+                        var (activation, output) = perChannel ? Activated(mul.Output, swish: true) : (Activation.None, mul.Output);
+                        steps.Add(new BinaryStep(mul.Name, mul.A, mul.B, multiply: true, activation, output));
+                        break;
+                    }
                 case UnaryNode unary:
                     steps.Add(new UnaryStep(unary));
                     break;
