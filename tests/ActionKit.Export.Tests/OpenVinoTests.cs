@@ -32,7 +32,7 @@ public sealed class OpenVinoTests : IDisposable
         Assert.Single(layers, layer => Type(layer) == "Parameter");
         Assert.Single(layers, layer => Type(layer) == "Result");
         string[] types = ["Parameter", "Const", "Reshape", "Multiply", "Add", "Convolution", "GroupConvolution", "ReLU", "Sigmoid", "Swish",
-            "ReduceMean", "MatMul", "Result", .. quantized ? new[] { "FakeQuantize" } : []];
+            "ReduceMean", "MatMul", "Result", .. quantized ? new[] { "FakeQuantize", "Convert" } : []];
         Assert.Equal(types.Order(), layers.Select(Type).Distinct().Order());
         foreach (var layer in layers)
             Assert.Equal(Type(layer) == "Swish" ? "opset4" : "opset1", (string?)layer.Attribute("version"));
@@ -69,8 +69,8 @@ public sealed class OpenVinoTests : IDisposable
         {
             var data = constant.Element("data")!;
             Assert.Equal(["element_type", "shape", "offset", "size"], data.Attributes().Select(attribute => attribute.Name.LocalName));
-            int elementSize = (string?)data.Attribute("element_type") == "i64" ? 8 : 4;
-            Assert.Equal((string?)data.Attribute("element_type") == "i64" ? "I64" : "FP32", (string?)OutputPort(constant).Attribute("precision"));
+            var (elementSize, precision) = (string?)data.Attribute("element_type") switch { "i64" => (8, "I64"), "i8" => (1, "I8"), _ => (4, "FP32") };
+            Assert.Equal(precision, (string?)OutputPort(constant).Attribute("precision"));
             int[] shape = [.. ((string)data.Attribute("shape")!).Split(',').Select(int.Parse)];
             long offset = (long)data.Attribute("offset")!, size = (long)data.Attribute("size")!;
             Assert.Equal(0, offset % elementSize);
@@ -106,8 +106,8 @@ public sealed class OpenVinoTests : IDisposable
         Assert.Equal([2L, 3, 4], MemoryMarshal.Cast<byte, long>(bin.AsSpan((int)axes.Attribute("offset")!, (int)axes.Attribute("size")!)).ToArray());
 
         var (quantizedXml, _) = IrWriter.Serialize(SampleGraphs.TinyX3D(quantized: true));
-        var quantize = Layer(XDocument.Parse(quantizedXml).Root!.Element("layers")!.Elements("layer").ToList(), "stem.1.weight.fq");
-        Assert.Equal([("levels", "255"), ("auto_broadcast", "numpy")], Attributes(quantize));
+        var quantize = Layer(XDocument.Parse(quantizedXml).Root!.Element("layers")!.Elements("layer").ToList(), "stem.fq");
+        Assert.Equal([("levels", "256"), ("auto_broadcast", "numpy")], Attributes(quantize));
         Assert.Equal(5, quantize.Element("input")!.Elements("port").Count());
     }
 
@@ -128,12 +128,77 @@ public sealed class OpenVinoTests : IDisposable
         Assert.Equal(graph.Metadata, read.Metadata);
         Assert.Equal(graph.Nodes.Select(Describe), read.Nodes.Select(Describe));
         Assert.Equal(graph.Constants.Select(constant => constant.Name).Order(), read.Constants.Select(constant => constant.Name).Order());
+        var weights = graph.Nodes.OfType<FakeQuantizeNode>().Where(node => graph.IsConstant(node.Input)).ToList();
+        var compressed = weights.SelectMany(node => node.Inputs).ToHashSet();
         foreach (var constant in graph.Constants)
         {
             var copy = read.Constant(constant.Name);
             Assert.Equal(constant.Shape, copy.Shape);
-            Assert.True(MemoryMarshal.AsBytes(constant.Data.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(copy.Data.AsSpan())), constant.Name);
+            if (!compressed.Contains(constant.Name))
+                Assert.True(MemoryMarshal.AsBytes(constant.Data.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(copy.Data.AsSpan())), constant.Name);
         }
+        // A compressed weight reads back as q · s behind the same FakeQuantize: the values it gives are bit for bit the same.
+        foreach (var node in weights)
+            Assert.Equal(FakeQuantized(graph, node), FakeQuantized(read, node));
+    }
+
+    [Fact]
+    public void QuantizedWeightsAreCompressedAsPotWritesThem()
+    {
+        var graph = SampleGraphs.TinyX3D(quantized: true);
+        var (xml, bin) = IrWriter.Serialize(graph);
+        var net = XDocument.Parse(xml).Root!;
+        var layers = net.Element("layers")!.Elements("layer").ToDictionary(layer => (int)layer.Attribute("id")!);
+        var edges = net.Element("edges")!.Elements("edge").ToDictionary(
+            edge => ((int)edge.Attribute("to-layer")!, (int)edge.Attribute("to-port")!), edge => layers[(int)edge.Attribute("from-layer")!]);
+        XElement Source(XElement layer, int port) => edges[((int)layer.Attribute("id")!, port)];
+
+        var products = layers.Values.Where(layer => Type(layer) is "Convolution" or "GroupConvolution" or "MatMul").ToList();
+        int compressedCount = 0;
+        foreach (var product in products)
+        {
+            var weight = Source(product, 1);
+            Assert.NotEqual("FakeQuantize", Type(weight));
+            if (Type(weight) != "Multiply")
+                continue;
+            compressedCount++;
+            var convert = Source(weight, 0);
+            var (values, scale) = (Source(convert, 0), Source(weight, 1));
+            Assert.Equal("Convert", Type(convert));
+            Assert.Equal([("destination_type", "f32")], Attributes(convert));
+            Assert.Equal("i8", (string?)values.Element("data")!.Attribute("element_type"));
+            Assert.Equal("f32", (string?)scale.Element("data")!.Attribute("element_type"));
+            Assert.Equal("FakeQuantize", Type(Source(product, 0)));
+            int[] weightDims = Dims(OutputPort(values)), scaleDims = Dims(OutputPort(scale));
+            int perChannelAxes = Type(product) == "GroupConvolution" ? 2 : 1;
+            Assert.Equal(weightDims.Select((d, axis) => axis < perChannelAxes ? d : 1), scaleDims);
+            Assert.Equal(weightDims, Dims(product.Element("input")!.Elements("port").ElementAt(1)));
+            var data = values.Element("data")!;
+            var stored = MemoryMarshal.Cast<byte, sbyte>(bin.AsSpan((int)data.Attribute("offset")!, (int)data.Attribute("size")!)).ToArray();
+            Assert.DoesNotContain((sbyte)-128, stored);
+            Assert.Contains(stored, value => Math.Abs(value) == 127);
+        }
+        Assert.Equal(graph.Nodes.OfType<FakeQuantizeNode>().Count(node => graph.IsConstant(node.Input)), compressedCount);
+        Assert.DoesNotContain(layers.Values, layer => Type(layer) == "Reshape" && Type(Source(layer, 0)) == "Multiply");
+        Assert.True(bin.Length < IrWriter.Serialize(SampleGraphs.TinyX3D()).Bin.Length);
+    }
+
+    [Fact]
+    public void ACompressedWeightOutsideInt8RangeIsRejected() =>
+        AssertRejected(files =>
+        {
+            var net = XDocument.Load(files.Xml).Root!;
+            var data = Layer(net, "block.a.weight").Element("data")!;
+            var bytes = File.ReadAllBytes(files.Bin);
+            bytes[(int)data.Attribute("offset")!] = 0x80;
+            File.WriteAllBytes(files.Bin, bytes);
+        }, "model.xml", @"layer \d+ 'block\.a\.weight' \(Const\)", "is -128", quantized: true);
+
+    static float[] FakeQuantized(ModelGraph graph, FakeQuantizeNode node)
+    {
+        var (weight, low, high) = (graph.Constant(node.Input), graph.Constant(node.Low), graph.Constant(node.High));
+        long per = weight.Length / low.Length;
+        return [.. weight.Data.Select((w, i) => Kernels.Cpu.FakeQuantize.Apply(w, low.Data[i / per], high.Data[i / per], node.Levels))];
     }
 
     [Theory]

@@ -95,4 +95,26 @@ public class QuantizerTests
     [Fact]
     public void NoCalibrationDataIsAClearError() =>
         Assert.Contains("calibration", Assert.Throws<ArgumentException>(() => PostTrainingQuantizer.Quantize(SampleGraphs.TinyX3D(), [])).Message);
+
+    [Fact]
+    public void RevertedLayersAreTheFloatOnesAndTheirFakeQuantizesGo()
+    {
+        var graph = SampleGraphs.TinyX3D(seed: 2);
+        var quantized = PostTrainingQuantizer.Quantize(graph, Batches(2, 5)).Graph;
+        var reverted = PostTrainingQuantizer.Revert(quantized, graph, new HashSet<string> { "block.a", "head.fc1" });
+        Assert.Equal(graph.Nodes.Single(node => node.Name == "block.a"), reverted.Nodes.Single(node => node.Name == "block.a"));
+        Assert.Equal(graph.Constant("block.a.bias").Data, reverted.Constant("block.a.bias").Data);
+        Assert.NotEqual(graph.Constant("block.c.bias").Data, reverted.Constant("block.c.bias").Data);
+        var inputs = reverted.Nodes.OfType<FakeQuantizeNode>().Select(node => node.Input).ToList();
+        Assert.DoesNotContain("block.a.weight", inputs);
+        Assert.DoesNotContain("head.features", inputs);
+        // block.short still reads stem through its FakeQuantize.
+        Assert.Contains("stem", inputs);
+        Assert.False(reverted.IsConstant("head.features.fq_low"));
+
+        var all = PostTrainingQuantizer.Revert(quantized, graph, graph.Nodes.Where(node => node is ConvNode or LinearNode).Select(node => node.Name).ToHashSet());
+        Assert.DoesNotContain(all.Nodes, node => node is FakeQuantizeNode { Levels: 255 });
+        var error = Assert.Throws<ArgumentException>(() => PostTrainingQuantizer.Revert(quantized, graph, new HashSet<string> { "nope" }));
+        Assert.Contains("no layer nope", error.Message);
+    }
 }

@@ -68,6 +68,14 @@ public sealed class ExportTests(TinyDataset data) : IClassFixture<TinyDataset>
         Assert.Equal(File.ReadAllBytes(Path.Combine(optimized, "openvino.bin")), File.ReadAllBytes(Path.Combine(again, "openvino.bin")));
         Assert.Equal(File.ReadAllBytes(Path.Combine(optimized, "model.int8.onnx")), File.ReadAllBytes(Path.Combine(again, "model.int8.onnx")));
 
+        // Accuracy-aware mode with no drop allowed: layers go back to float until INT8 scores what float scores, or none is left.
+        var aware = ModelExporter.Optimize(Path.Combine(exported, "openvino.xml"), output.Combine("optimized-aware"), data.TrainRoot, data.ValRoot,
+            options with { MaxDrop = 0 }, 1, null, default).AccuracyAware!;
+        Assert.Equal(data.Val.Count, aware.Videos);
+        Assert.True(aware.FinalTop1 >= aware.FloatTop1 || aware.Reverted.Count == quantization.Layers.Count, $"{aware.FinalTop1} against {aware.FloatTop1}");
+        Assert.Equal(aware.Int8Top1 < aware.FloatTop1, aware.Reverted.Count > 0);
+        Assert.Null(quantization.AccuracyAware);
+
         var predictions = Predictor.Predict(Path.Combine(exported, "model.onnx"), data.Val[0].Frames.Name, "cpu", 5, out _);
         Assert.Equal(5, predictions.Count);
     }

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using ActionKit.Export.Graph;
 using ActionKit.Export.Onnx.Proto;
+using ActionKit.Export.Quantization;
 using Google.Protobuf;
 using AttributeType = ActionKit.Export.Onnx.Proto.AttributeProto.Types.AttributeType;
 using DataType = ActionKit.Export.Onnx.Proto.TensorProto.Types.DataType;
@@ -88,22 +90,9 @@ public static class OnnxWriter
     /// </summary>
     static void AddWeightDequantize(GraphProto onnx, ModelGraph graph, FakeQuantizeNode quantize)
     {
-        var weight = graph.Constant(quantize.Input);
-        var (low, high) = Ranges(graph, quantize);
-        if (quantize.Levels != 255)
-            throw Unsupported(quantize, $"a weight range needs 255 levels, not {quantize.Levels}");
-        bool perChannel = !high.Shape.SequenceEqual([1]);
-        if (perChannel && !IsChannelShape(high.Shape, weight.Shape.Length, axis: 0, weight.Shape[0]))
-            throw Unsupported(quantize, $"range shape [{string.Join(", ", high.Shape)}] is neither [1] nor per output channel of weight [{string.Join(", ", weight.Shape)}]");
-        for (int i = 0; i < high.Data.Length; i++)
-            if (!IsClose(low.Data[i], -high.Data[i]))
-                throw Unsupported(quantize, $"a weight range must be symmetric (low = -high), but channel {i} has [{low.Data[i]}, {high.Data[i]}]");
-
-        var scales = high.Data.Select(h => h / 127f).ToArray();
-        long perScale = weight.Length / scales.Length;
-        var quantized = new byte[weight.Length];
-        for (long j = 0; j < weight.Length; j++)
-            quantized[j] = (byte)(sbyte)Math.Clamp(MathF.Round(weight.Data[j] / scales[j / perScale], MidpointRounding.ToEven), -127f, 127f);
+        var int8 = Int8Weight.TryCreate(graph, quantize, out string why) ?? throw Unsupported(quantize, why);
+        var (weight, scales, perChannel) = (int8.Weight, int8.Scales, int8.PerChannel);
+        var quantized = MemoryMarshal.AsBytes(int8.Values.AsSpan()).ToArray();
 
         long[] scaleDims = perChannel ? [scales.Length] : [];
         string values = quantize.Name + "/int8", scale = quantize.Name + "/scale", zeroPoint = quantize.Name + "/zero_point";

@@ -21,15 +21,17 @@ static class IrOps
         ["MatMul"] = ("opset1", 2),
         ["Reshape"] = ("opset1", 2),
         ["FakeQuantize"] = ("opset1", 5),
+        ["Convert"] = ("opset1", 1),
         ["Result"] = ("opset1", 1),
     };
 
     public const string Float = "f32";
     public const string Long = "i64";
+    public const string Int8 = "i8";
 
-    public static string Precision(string elementType) => elementType == Long ? "I64" : "FP32";
+    public static string Precision(string elementType) => elementType switch { Long => "I64", Int8 => "I8", _ => "FP32" };
 
-    public static int ElementSize(string elementType) => elementType == Long ? 8 : 4;
+    public static int ElementSize(string elementType) => elementType switch { Long => 8, Int8 => 1, _ => 4 };
 
     public static string List(IEnumerable<int> values) => string.Join(",", values.Select(value => value.ToString(CultureInfo.InvariantCulture)));
 

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Xml;
 using System.Xml.Linq;
 using ActionKit.Export.Graph;
+using ActionKit.Export.Quantization;
 
 namespace ActionKit.Export.OpenVino;
 
@@ -123,6 +124,9 @@ public static class IrReader
                     ? Linear(product, ValueName(layer), Bias(layer))
                     : Conv(product, ValueName(layer), Bias(layer)),
                 "Add" => new AddNode(layer.Name, ValueName(layer), Value(layer, 0), Value(layer, 1)),
+                "Convert" when DequantizesWeight(layer) => null,
+                "Convert" => throw Error(layer, "is not part of an i8 Const -> Convert -> Multiply compressed weight"),
+                "Multiply" when Source(layer, 0).Type == "Convert" => CompressedWeight(layer),
                 "Multiply" => new MulNode(layer.Name, ValueName(layer), Value(layer, 0), Value(layer, 1)),
                 "ReLU" => new UnaryNode(layer.Name, ValueName(layer), UnaryOp.Relu, Value(layer, 0)),
                 "Sigmoid" => new UnaryNode(layer.Name, ValueName(layer), UnaryOp.Sigmoid, Value(layer, 0)),
@@ -151,12 +155,14 @@ public static class IrReader
             return new ConvNode(layer.Name, output, input, GroupedWeights(layer), bias, Ints(layer, "strides"), pads, dims[0]);
         }
 
-        /// <summary>[Cout, Cin/G, kD, kH, kW] from a 6-D Const, or the value a Reshape makes 6-D.</summary>
+        /// <summary>[Cout, Cin/G, kD, kH, kW] from a 6-D Const, a 6-D compressed weight, or the value a Reshape makes 6-D.</summary>
         string GroupedWeights(IrLayer layer)
         {
             var source = Source(layer, 1);
             if (source.Type == "Reshape" && FeedsGroupedWeights(source))
                 return Value(source, 0);
+            if (source.Type == "Multiply" && Source(source, 0).Type == "Convert")
+                return ValueName(source);
             if (source.Type != "Const" || consts[source.Id].Shape.Length != 6)
                 throw Error(layer, $"its weights come from {source}, not a 6-D Const or a Reshape");
             var shape = consts[source.Id].Shape;
@@ -211,6 +217,44 @@ public static class IrReader
             }
             int levels = Integer(Attribute(layer, "levels", ""), $"{layer}: levels");
             return new FakeQuantizeNode(layer.Name, ValueName(layer), Value(layer, 0), Value(layer, 1), Value(layer, 2), levels);
+        }
+
+        /// <summary>A Convert of an i8 Const to f32 that feeds a Multiply alone: the first half of a compressed weight.</summary>
+        bool DequantizesWeight(IrLayer convert) =>
+            Attribute(convert, "destination_type", "") == IrOps.Float && Source(convert, 0) is { Type: "Const" } values
+            && consts[values.Id].ElementType == IrOps.Int8
+            && consumers[convert.Id] is [var only] && byId[only.Layer].Type == "Multiply" && only.Port == byId[only.Layer].Inputs[0].Id;
+
+        /// <summary>
+        /// i8 Const -> Convert -> Multiply by an f32 scale per output channel (POT's compressed weight) as the graph's
+        /// FakeQuantize form: the weight q · s behind a symmetric 255-level FakeQuantize with high = 127 · s, which gives
+        /// back exactly q · s. The ranges are named <c>{weight}.fq_low</c> and <c>{weight}.fq_high</c>, as the quantizer names them.
+        /// </summary>
+        FakeQuantizeNode CompressedWeight(IrLayer multiply)
+        {
+            var convert = Source(multiply, 0);
+            if (!DequantizesWeight(convert))
+                throw Error(multiply, $"reads {convert}, which is not an f32 Convert of an i8 Const feeding this Multiply alone");
+            IrLayer valuesLayer = Source(convert, 0), scaleLayer = Source(multiply, 1);
+            var values = consts[valuesLayer.Id];
+            if (scaleLayer.Type != "Const" || consts[scaleLayer.Id].ElementType != IrOps.Float)
+                throw Error(multiply, $"scales the i8 weight by {scaleLayer}, not an f32 Const");
+            var scales = MemoryMarshal.Cast<byte, float>(consts[scaleLayer.Id].Bytes).ToArray();
+            // A grouped weight [G, Cout/G, Cin/G, k...] is read as [Cout, Cin/G, k...], its scales per G · Cout/G.
+            bool grouped = consumers[multiply.Id] is [var only] && byId[only.Layer].Type == "GroupConvolution";
+            int[] shape = grouped && values.Shape.Length == 6 ? [values.Shape[0] * values.Shape[1], .. values.Shape[2..]] : values.Shape;
+            if (shape.Length == 0 || (scales.Length != 1 && scales.Length != shape[0]) || scales.Any(scale => !(scale > 0)))
+                throw Error(multiply, $"its scale {ShapeInference.Format(consts[scaleLayer.Id].Shape)} is neither one positive value nor one per output channel of the weight {ShapeInference.Format(values.Shape)}");
+            var quantized = MemoryMarshal.Cast<byte, sbyte>(values.Bytes);
+            if (quantized.IndexOf((sbyte)-128) is int at && at >= 0)
+                throw Error(valuesLayer, $"value {at} is -128; a symmetric 255-level weight lies in -127..127");
+            string weight = ValueName(valuesLayer);
+            var dequantized = Int8Weight.Dequantize(quantized, scales);
+            int[] rangeShape = scales.Length == 1 ? [1] : [.. shape.Select((d, axis) => axis == 0 ? d : 1)];
+            constants.Add(new GraphConstant(weight, shape, dequantized));
+            constants.Add(new GraphConstant(weight + ".fq_low", rangeShape, [.. scales.Select(scale => -Int8Weight.HighOf(scale))]));
+            constants.Add(new GraphConstant(weight + ".fq_high", rangeShape, [.. scales.Select(Int8Weight.HighOf)]));
+            return new FakeQuantizeNode(multiply.Name, ValueName(multiply), weight, weight + ".fq_low", weight + ".fq_high", 255);
         }
 
         /// <summary>The value an input reads: a float Const becomes a graph constant of the Const's shape.</summary>
@@ -327,8 +371,8 @@ public static class IrReader
         IrConstant Constant(IrLayer layer, byte[] bin, string binPath)
         {
             string elementType = Attribute(layer, "element_type", "");
-            if (elementType is not (IrOps.Float or IrOps.Long))
-                throw Error(layer, $"element_type '{elementType}' is not f32 or i64");
+            if (elementType is not (IrOps.Float or IrOps.Long or IrOps.Int8))
+                throw Error(layer, $"element_type '{elementType}' is not f32, i64 or i8");
             string shapeText = Attribute(layer, "shape", "");
             int[] shape = shapeText.Length == 0 ? [] : [.. shapeText.Split(',').Select(dim => Integer(dim, $"{layer}: shape"))];
             long offset = Integer(Attribute(layer, "offset", ""), $"{layer}: offset");

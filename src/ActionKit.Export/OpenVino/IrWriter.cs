@@ -5,6 +5,7 @@ using System.Text;
 using System.Xml;
 using System.Xml.Linq;
 using ActionKit.Export.Graph;
+using ActionKit.Export.Quantization;
 
 namespace ActionKit.Export.OpenVino;
 
@@ -52,12 +53,14 @@ public static class IrWriter
         readonly IReadOnlyDictionary<string, int[]> shapes;
         readonly Dictionary<string, Port> values = [];
         readonly Dictionary<string, long> blobs = [];
+        readonly Dictionary<string, int> groups;
         int nextId;
 
         public Builder(ModelGraph graph)
         {
             this.graph = graph;
             shapes = ShapeInference.Infer(graph);
+            groups = graph.Nodes.OfType<ConvNode>().GroupBy(conv => conv.Weight).ToDictionary(group => group.Key, group => group.Max(conv => conv.Groups));
             var input = graph.Input;
             values[input.Name] = Layer(input.Name, "Parameter",
                 [new("shape", string.Join(",", input.Shape.Select(dim => dim < 0 ? "?" : dim.ToString(CultureInfo.InvariantCulture)))), new("element_type", IrOps.Float)],
@@ -94,6 +97,8 @@ public static class IrWriter
                     var product = Layer(node.Name, "MatMul", [new("transpose_a", "false"), new("transpose_b", "true")],
                         [Value(linear.Input), Value(linear.Weight)], output, linear.Bias is null ? node.Output : null);
                     return linear.Bias is null ? product : Bias(node, product, linear.Bias, [1, output[1]]);
+                case FakeQuantizeNode quantize when Int8Weight.TryCreate(graph, quantize, out _) is { } weight:
+                    return CompressedWeight(quantize, weight);
                 case FakeQuantizeNode quantize:
                     // ActionKit's FakeQuantize maps a range onto itself: the output range Consts share the input range's blob.
                     return Layer(node.Name, "FakeQuantize", [new("levels", quantize.Levels), .. Numpy],
@@ -103,6 +108,22 @@ public static class IrWriter
                 default:
                     throw new NotSupportedException($"The OpenVINO IR writer has no mapping for node '{node.Name}' ({node.Op}).");
             }
+        }
+
+        /// <summary>
+        /// A quantized weight as POT writes it: i8 Const -> Convert -> Multiply by the per-channel scale. The weight
+        /// of a GroupConvolution is stored in its [G, Cout/G, Cin/G, kD, kH, kW] shape, so it needs no Reshape.
+        /// </summary>
+        Port CompressedWeight(FakeQuantizeNode quantize, Int8Weight weight)
+        {
+            var shape = weight.Weight.Shape;
+            if (groups.TryGetValue(quantize.Output, out int count) && count > 1)
+                shape = [count, shape[0] / count, .. shape[1..]];
+            int[] scaleShape = weight.PerChannel ? [.. shape.Select((d, axis) => axis < shape.Length - weight.Weight.Shape.Length + 1 ? d : 1)] : [1];
+            var values = Const(quantize.Input, IrOps.Int8, shape, MemoryMarshal.AsBytes(weight.Values.AsSpan()), quantize.Input);
+            var converted = Layer(quantize.Name + "/convert", "Convert", [new("destination_type", IrOps.Float)], [values], shape, null);
+            var scale = FloatConst(quantize.Name + "/scale", scaleShape, weight.Scales, null);
+            return Layer(quantize.Name, "Multiply", Numpy, [converted, scale], shape, quantize.Output);
         }
 
         Port Conv(ConvNode conv, int[] output)
@@ -124,6 +145,8 @@ public static class IrWriter
         {
             var weight = shapes[conv.Weight];
             int[] grouped = [conv.Groups, weight[0] / conv.Groups, .. weight[1..]];
+            if (values.TryGetValue(conv.Weight, out var written) && written.Dims.Length == grouped.Length)
+                return written;
             return graph.IsConstant(conv.Weight)
                 ? FloatConst(conv.Weight, grouped, graph.Constant(conv.Weight).Data, conv.Weight)
                 : Layer(conv.Name + "/weights", "Reshape", [new("special_zero", "false")],

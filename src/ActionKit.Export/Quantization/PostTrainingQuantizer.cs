@@ -119,6 +119,34 @@ public static class PostTrainingQuantizer
     }
 
     /// <summary>
+    /// <paramref name="quantized"/> (what Quantize made of <paramref name="original"/>) with the named
+    /// Conv and Linear layers back in float: their original node (float weight, uncorrected bias) in place of the
+    /// quantized one, and every FakeQuantize that no longer has a reader dropped with its ranges.
+    /// </summary>
+    public static ModelGraph Revert(ModelGraph quantized, ModelGraph original, IReadOnlySet<string> layers)
+    {
+        var originals = original.Nodes.Where(node => layers.Contains(node.Name)).ToDictionary(node => node.Name);
+        if (originals.Count != layers.Count)
+            throw new ArgumentException($"Graph '{original.Name}' has no layer {string.Join(", ", layers.Where(name => !originals.ContainsKey(name)))}.");
+        var nodes = quantized.Nodes.Select(node => originals.GetValueOrDefault(node.Name, node)).ToList();
+        // Drop unread FakeQuantizes until none is left (a weight's FakeQuantize is read by its layer alone).
+        while (true)
+        {
+            var read = nodes.SelectMany(node => node.Inputs).Append(quantized.Output).ToHashSet();
+            int removed = nodes.RemoveAll(node => node is FakeQuantizeNode && !read.Contains(node.Output));
+            if (removed == 0)
+                break;
+        }
+        var used = nodes.SelectMany(node => node.Inputs).ToHashSet();
+        var constants = quantized.Constants.Where(constant => used.Contains(constant.Name))
+            .Select(constant => originals.Values.SelectMany(node => node.Inputs).Contains(constant.Name) && original.IsConstant(constant.Name)
+                ? original.Constant(constant.Name)
+                : constant)
+            .ToList();
+        return new ModelGraph(quantized.Name, quantized.Input, quantized.Output, nodes, constants, quantized.Metadata);
+    }
+
+    /// <summary>
     /// The computed inputs of an Add or Multiply that joins two computed values (the residual join, the
     /// squeeze-excitation scale), which POT's CPU configuration quantizes too; so ONNX Runtime can run the convolutions
     /// before them with int8 kernels. A constant operand (the input normalization) stays float.

@@ -155,15 +155,19 @@ public sealed class OpenVinoClassifier : VideoClassifier
     {
         Graph = IrReader.Read(xmlPath);
         executor = new GraphExecutor(Graph);
+        // An IR the integer path cannot run in full still runs, in float for those layers; the user hears it once.
+        if (executor.Notice is { } notice)
+            Console.Error.WriteLine($"{xmlPath}: {notice}");
     }
 
     /// <summary>The network as the IR describes it.</summary>
     public ModelGraph Graph { get; }
 
-    public override string Runtime => "ActionKit IR executor (CPU)";
+    public override string Runtime => executor.IntegerLayers > 0 ? $"ActionKit IR executor (CPU, {executor.IntegerLayers} int8 layers)" : "ActionKit IR executor (CPU)";
     protected override bool TakesPixels => true;
 
-    public override float[] Logits(ClipBatch batch) => executor.Run(ModelInput(batch), batch.Count);
+    public override float[] Logits(ClipBatch batch) =>
+        executor.RunChannelsLast(batch.Data.AsSpan(0, batch.Count * batch.ClipLength * batch.Size * batch.Size * ClipBatch.Channels), batch.Count);
 
     public override void Dispose() { }
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using ActionKit.Data;
 using ActionKit.Data.Cvat;
 using ActionKit.Data.Loading;
+using ActionKit.Export.Graph;
 using ActionKit.Export.Onnx;
 using ActionKit.Export.OpenVino;
 using ActionKit.Export.Quantization;
@@ -21,7 +22,8 @@ public sealed record ExportReport(string Onnx, string OpenVino, int Nodes, long 
 
 /// <summary>quantization.json: how Optimize quantized the model and how closely the INT8 runtimes follow the float one.</summary>
 public sealed record QuantizationReport(string Onnx, string OpenVino, string Preset, int CalibrationClips, bool FastBiasCorrection,
-    IReadOnlyList<QuantizedLayer> Layers, IReadOnlyList<QuantizedActivation> Activations, IReadOnlyList<RuntimeAgreement> Agreement);
+    IReadOnlyList<QuantizedLayer> Layers, IReadOnlyList<QuantizedActivation> Activations, IReadOnlyList<RuntimeAgreement> Agreement,
+    AccuracyAwareReport? AccuracyAware);
 
 /// <summary>
 /// The reference's <c>otx export</c> and <c>otx optimize</c>: trained weights to model.onnx and OpenVINO IR
@@ -63,6 +65,7 @@ public static class ModelExporter
     /// <summary>
     /// Quantizes the exported IR at <paramref name="irPath"/> to INT8 with clips of up to
     /// <paramref name="options"/>.SubsetSize videos of <paramref name="calibrationRoot"/> (shuffled, one centre clip each),
+    /// with accuracy-aware mode when <paramref name="options"/>.MaxDrop is set (validated on <paramref name="testRoot"/>),
     /// writes both INT8 models into <paramref name="folder"/> and checks them against the float IR on <paramref name="testRoot"/>.
     /// </summary>
     public static QuantizationReport Optimize(string irPath, string folder, string calibrationRoot, string testRoot, OptimizeParams options,
@@ -75,14 +78,21 @@ public static class ModelExporter
         int passes = calibration.Count * (options.FastBiasCorrection ? 2 : 1);
         var quantization = PostTrainingQuantizer.Quantize(graph, calibration, options.FastBiasCorrection,
             new Progress<int>(done => progress?.Report(new WorkProgress("quantizing", done, passes))));
+        var quantized = quantization.Graph;
+        AccuracyAwareReport? accuracyAware = null;
+        if (options.MaxDrop is double maxDrop)
+            (quantized, accuracyAware) = AccuracyAwareQuantization.Apply(graph, quantization, maxDrop, reference, testRoot, workers, progress, cancellationToken);
+        var reverted = accuracyAware?.Reverted.Select(layer => layer.Name).ToHashSet() ?? [];
         Directory.CreateDirectory(folder);
         TrainedModel.SaveCompanions(folder, reference.Labels, reference.Template);
-        OnnxWriter.Write(quantization.Graph, Path.Combine(folder, QuantizedOnnxFileName));
-        IrWriter.Write(quantization.Graph, Path.Combine(folder, IrFileName));
+        OnnxWriter.Write(quantized, Path.Combine(folder, QuantizedOnnxFileName));
+        IrWriter.Write(quantized, Path.Combine(folder, IrFileName));
 
         var agreement = Agree(reference, [Path.Combine(folder, QuantizedOnnxFileName), Path.Combine(folder, IrFileName)], testRoot, workers, cancellationToken);
         var report = new QuantizationReport(QuantizedOnnxFileName, IrFileName, "performance", quantization.CalibrationClips,
-            options.FastBiasCorrection, quantization.Layers, quantization.Activations, agreement);
+            options.FastBiasCorrection, [.. quantization.Layers.Where(layer => !reverted.Contains(layer.Name))],
+            [.. quantization.Activations.Where(activation => quantized.Nodes.Any(node => node is FakeQuantizeNode fq && fq.Input == activation.Value))],
+            agreement, accuracyAware);
         AtomicFile.WriteAllText(Path.Combine(folder, QuantizationReportFileName), JsonSerializer.Serialize(report, Json) + "\n");
         return report;
     }

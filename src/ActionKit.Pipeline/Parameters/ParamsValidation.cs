@@ -38,6 +38,8 @@ public static class ParamsValidation
             yield return ("eval.crops", $"must be 1 or 3, got {values.Eval.Crops}");
         if (values.Optimize.SubsetSize < 1)
             yield return ("optimize.subset_size", MustBePositive(values.Optimize.SubsetSize));
+        if (values.Optimize.MaxDrop is { } drop && !(drop >= 0 && drop < 1))
+            yield return ("optimize.max_drop", $"must be a fraction in [0, 1) (0.005 = half a top-1 point), got {drop}");
     }
 
     private static string MustBePositive(int value) => $"must be positive, got {value}";

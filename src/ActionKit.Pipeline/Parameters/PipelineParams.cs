@@ -59,6 +59,12 @@ public sealed record OptimizeParams
     public int Seed { get; init; }
 
     public bool FastBiasCorrection { get; init; } = true;
+
+    /// <summary>
+    /// Accuracy-aware mode (POT's AccuracyAwareQuantization): the largest top-1 loss (a fraction, 0.005 = half a point)
+    /// INT8 may cost on the validation videos before its most sensitive layers go back to float; null turns it off.
+    /// </summary>
+    public double? MaxDrop { get; init; }
 }
 
 /// <summary>Where to compute: the first CUDA GPU when there is one (auto), or a fixed choice.</summary>

@@ -1,0 +1,154 @@
+using ActionKit.Kernels.Cpu;
+
+namespace ActionKit.Kernels.Tests;
+
+public unsafe class Int8KernelTests
+{
+    /// <summary>Every integer path this CPU runs (tests force each one).</summary>
+    public static TheoryData<Int8Path> Paths => [.. Enum.GetValues<Int8Path>().Where(Int8Gemm.IsSupported)];
+
+    public static TheoryData<int, int, int> Shapes => new()
+    {
+        { 1, 1, 1 }, { 3, 5, 7 }, { 4, 16, 2 }, { 9, 17, 33 }, { 130, 48, 24 }, { 67, 108, 216 }, { 5, 432, 1 },
+    };
+
+    /// <summary>The plain-loop integer reference: c[r, o] = Σ_i a[r, i] · b[o, i] in s32.</summary>
+    static int[] Reference(int[] a, sbyte[] b, int m, int n, int k)
+    {
+        var c = new int[m * n];
+        for (int r = 0; r < m; r++)
+            for (int o = 0; o < n; o++)
+            {
+                int sum = 0;
+                for (int i = 0; i < k; i++)
+                    sum += a[r * k + i] * b[o * k + i];
+                c[r * n + o] = sum;
+            }
+        return c;
+    }
+
+    static int[] Run(Int8Path path, int[] a, sbyte[] b, int m, int n, int k)
+    {
+        int depth = Int8Gemm.PaddedDepth(k), width = Int8Gemm.PaddedWidth(n);
+        var codes = new short[m * depth];
+        for (int r = 0; r < m; r++)
+            for (int i = 0; i < k; i++)
+                codes[r * depth + i] = (short)a[r * k + i];
+        var packed = Int8Gemm.Pack(b, n, k);
+        var c = Enumerable.Repeat(int.MinValue, m * width).ToArray();
+        var saved = Int8Gemm.Path;
+        try
+        {
+            Int8Gemm.Path = path;
+            fixed (int* pc = c)
+            fixed (short* pa = codes)
+            fixed (short* pb = packed)
+                Int8Gemm.Multiply(pc, pa, pb, m, n, k);
+        }
+        finally
+        {
+            Int8Gemm.Path = saved;
+        }
+        return [.. Enumerable.Range(0, m * n).Select(j => c[j / n * width + j % n])];
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void GemmEqualsThePlainIntegerLoopsExactly(Int8Path path)
+    {
+        foreach (var row in Shapes)
+        {
+            var (m, n, k) = ((int)row[0], (int)row[1], (int)row[2]);
+            var random = new Random(m * 131 + n * 7 + k);
+            // u8 codes on even rows, s8 codes on odd ones.
+            var a = Enumerable.Range(0, m * k).Select(j => j / k % 2 == 0 ? random.Next(256) : random.Next(-128, 128)).ToArray();
+            var b = Enumerable.Range(0, n * k).Select(_ => (sbyte)random.Next(-127, 128)).ToArray();
+            Assert.Equal(Reference(a, b, m, n, k), Run(path, a, b, m, n, k));
+        }
+    }
+
+    /// <summary>
+    /// The corners of u8 · s8: 255 against ±127 and -128 on every k, where vpmaddubsw's 16-bit pair sums would saturate
+    /// (2 · 255 · 127 = 64770 > 32767); and a deep k whose s32 sum reaches 255 · 128 · 4000.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void SaturationEdgesAreExact(Int8Path path)
+    {
+        foreach (sbyte weight in new sbyte[] { 127, -127, -128 })
+            foreach (int k in new[] { 2, 3, 4000 })
+            {
+                int m = 5, n = 17;
+                var a = Enumerable.Range(0, m * k).Select(j => j / k == 4 ? -128 : 255).ToArray();
+                // Channel 3 takes the opposite sign, so one panel holds both extremes.
+                var b = Enumerable.Range(0, n * k).Select(j => j / k == 3 ? (sbyte)Math.Min(127, -weight) : weight).ToArray();
+                var want = Reference(a, b, m, n, k);
+                Assert.Equal(255 * weight * k, want[0]);
+                Assert.Equal(want, Run(path, a, b, m, n, k));
+            }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void CodesAreTheFakeQuantizeLevels(bool signed)
+    {
+        const int rows = 3, k = 19, depth = 20;
+        float step = 0.037f, high = signed ? 127 * step : 255 * step, low = signed ? -high * 128 / 127 : 0;
+        step = (high - low) / 255;
+        var random = new Random(4);
+        var x = Enumerable.Range(0, rows * k).Select(_ => (random.NextSingle() * 12 - 2)).ToArray();
+        x[0] = 255.5f * step;
+        x[1] = -0.5f * step;
+        x[2] = 2.5f * step;
+        x[3] = -200 * step;
+        var codes = Enumerable.Repeat((short)999, rows * depth).ToArray();
+        fixed (short* pc = codes)
+        fixed (float* px = x)
+            Requantize.ToCodes(pc, px, step, MathF.Round(low / step), MathF.Round(high / step), rows, k, depth);
+        for (int r = 0; r < rows; r++)
+        {
+            for (int i = 0; i < k; i++)
+                Assert.Equal(FakeQuantize.Apply(x[r * k + i], low, high, 256), codes[r * depth + i] * step);
+            Assert.Equal(0, codes[r * depth + k]);
+        }
+        Assert.Equal(2, codes[2]);
+        Assert.Equal(signed ? -128 : 0, codes[3]);
+    }
+
+    [Theory]
+    [InlineData(Activation.None)]
+    [InlineData(Activation.Relu)]
+    [InlineData(Activation.Swish)]
+    public void SumsBecomeFloatWithScaleBiasAndActivation(Activation activation)
+    {
+        const int rows = 70, n = 21, width = 32;
+        var random = new Random((int)activation);
+        var c = Enumerable.Range(0, rows * width).Select(_ => random.Next(-100000, 100000)).ToArray();
+        var multiplier = Enumerable.Range(0, n).Select(_ => random.NextSingle() * 1e-4f).ToArray();
+        var bias = Enumerable.Range(0, n).Select(_ => random.NextSingle() - 0.5f).ToArray();
+        var y = new float[rows * n];
+        fixed (float* py = y, pm = multiplier, pb = bias)
+        fixed (int* pc = c)
+            Requantize.ToFloat(py, pc, pm, pb, rows, n, width, activation);
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < n; o++)
+            {
+                float v = c[r * width + o] * multiplier[o] + bias[o];
+                float want = activation switch { Activation.Relu => MathF.Max(v, 0), Activation.Swish => v / (1 + MathF.Exp(-v)), _ => v };
+                Assert.Equal(want, y[r * n + o], 1e-5f);
+            }
+    }
+
+    [Fact]
+    public void TheVectorGridIsFakeQuantizeValueForValue()
+    {
+        var random = new Random(11);
+        float high = 2.5f, low = -high * 128 / 127, step = (high - low) / 255;
+        var x = Enumerable.Range(0, 1003).Select(i => i % 5 == 0 ? (i / 5 - 100 + 0.5f) * step : random.NextSingle() * 8 - 4).ToArray();
+        var y = new float[x.Length];
+        fixed (float* px = x, py = y)
+            FakeQuantize.OnGrid(py, px, step, MathF.Round(low / step), MathF.Round(high / step), x.Length);
+        Assert.Equal(x.Select(v => FakeQuantize.Apply(v, low, high, 256)), y);
+    }
+}
