@@ -168,7 +168,7 @@ DateTime NewestSourceTime()
     var entries = new[] { "src", "native" }
         .SelectMany(folder => new System.IO.DirectoryInfo(folder).EnumerateFileSystemInfos("*", System.IO.SearchOption.AllDirectories))
         .Where(entry => !entry.FullName.Split('/', '\\').Intersect(skipped).Any());
-    var files = new[] { "Directory.Build.props", "Directory.Packages.props", "global.json", ".editorconfig" }
+    var files = new[] { "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props", "global.json", ".editorconfig" }
         .Select(name => (System.IO.FileSystemInfo)new System.IO.FileInfo(name));
     return entries.Concat(files).Where(entry => entry.Exists).Max(entry => entry.LastWriteTimeUtc);
 }
