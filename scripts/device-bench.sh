@@ -26,16 +26,15 @@ prepare() {
   echo "ready: on the GPU machine run  scripts/device-bench.sh run  with carry [\".devrt\"]"
 }
 
-# Unpacks the .NET runtime and the benchmark from .devrt/ (once per machine) and puts dotnet on the PATH.
+# unpack DIR: the .NET runtime and the benchmark from .devrt/ into DIR, dotnet on the PATH.
 unpack() {
   [[ -f .devrt/dotnet-rt.tar.xz && -f .devrt/ActionKit.Bench.app.tar.xz ]] \
     || { echo "run: .devrt/ is missing its packs; run scripts/device-bench.sh prepare first and carry .devrt" >&2; exit 6; }
-  if [[ ! -x /tmp/dn/dotnet ]]; then
-    mkdir -p /tmp/dn /tmp/app
-    tar -xJf .devrt/dotnet-rt.tar.xz -C /tmp/dn
-    tar -xJf .devrt/ActionKit.Bench.app.tar.xz -C /tmp/app
-  fi
-  export DOTNET_ROOT=/tmp/dn PATH=/tmp/dn:$PATH
+  mkdir -p "$1/dn" "$1/app"
+  tar -xJf .devrt/dotnet-rt.tar.xz -C "$1/dn"
+  tar -xJf .devrt/ActionKit.Bench.app.tar.xz -C "$1/app"
+  export DOTNET_ROOT=$1/dn PATH=$1/dn:$PATH
+  app=$1/app
 }
 
 # ILGPU opens the driver as libcuda.so; some drivers ship only libcuda.so.1.
@@ -52,13 +51,13 @@ link_cuda() {
 bench() {
   local device=$1 artifacts=$2
   shift 2
-  dotnet /tmp/app/ActionKit.Bench/ActionKit.Bench.dll --device "$device" --artifacts "$artifacts" "$@" >&2
+  dotnet "$app/ActionKit.Bench/ActionKit.Bench.dll" --device "$device" --artifacts "$artifacts" "$@" >&2
 }
 
 run() {
   local device=$1 frames_sizes=$2 batch=$3 work
   work=$(mktemp -d)
-  unpack
+  unpack "$work"
   if [[ $device == cuda ]]; then link_cuda; fi
   bench "$device" "$work/x3d" --only x3d --x3d "$frames_sizes" --batch "$batch" --classes 51
   # On the CPU (the smoke test) the kernels group is the CPU one, minutes at its fixed shape: skipped.
