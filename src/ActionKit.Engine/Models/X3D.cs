@@ -20,6 +20,10 @@ public sealed class X3D : IDisposable
     readonly Linear hidden, classifier;
     readonly Relu hiddenRelu;
     readonly Dropout dropout;
+    // Index of each stage's last block: its output is the stage's (res2, res3, ...).
+    readonly int[] stageEnds;
+    // Each of LayerNames' outputs in the last Forward (views of the layers' own buffers).
+    readonly Tensor?[] layerOutputs;
 
     public X3D(X3DConfig config, IBackend backend, ulong seed)
     {
@@ -46,6 +50,9 @@ public sealed class X3D : IDisposable
             }
         }
         blocks = [.. list];
+        stageEnds = [.. config.Depths.Select((_, stage) => config.Depths.Take(stage + 1).Sum() - 1)];
+        LayerNames = [InputName, "conv1", .. config.Depths.Select((_, stage) => $"res{stage + 2}"), "conv5"];
+        layerOutputs = new Tensor?[LayerNames.Count];
 
         headConv = new PointwiseConv3d(store, backend, "conv5.0", channels, config.HeadWidth);
         headNorm = new BatchNorm3d(store, backend, "conv5.1", config.HeadWidth, eps, momentum, Activation.Relu);
@@ -62,6 +69,15 @@ public sealed class X3D : IDisposable
     public IBackend Backend { get; }
     public ParameterStore Parameters { get; }
 
+    /// <summary>The name of the clips themselves in <see cref="LayerNames"/>.</summary>
+    public const string InputName = "input";
+
+    /// <summary>
+    /// The layers whose outputs <see cref="LayerOutput"/> and <see cref="BackwardTo"/> reach, in forward order, by the
+    /// X3D paper's names (Table 1): input, conv1 (the stem), res2 ... res5 (each stage's last block), conv5 (before pooling).
+    /// </summary>
+    public IReadOnlyList<string> LayerNames { get; }
+
     /// <summary>The stream that seeds each training step's dropout mask (checkpointed for exact resumption).</summary>
     public DeterministicRandom DropoutRandom { get; }
 
@@ -71,21 +87,63 @@ public sealed class X3D : IDisposable
         if (clips.Rank != 5 || clips.Dim(-1) != 3)
             throw new ArgumentException($"X3D expects clips [N, T, H, W, 3], got {Tensor.Describe(clips.Shape)}.");
         var h = stemNorm.Forward(stemTemporal.Forward(stemSpatial.Forward(clips)), training);
-        foreach (var block in blocks)
-            h = block.Forward(h, training);
-        var features = pool.Forward(headNorm.Forward(headConv.Forward(h), training));
+        (layerOutputs[0], layerOutputs[1]) = (clips, h);
+        for (int i = 0; i < blocks.Length; i++)
+        {
+            h = blocks[i].Forward(h, training);
+            if (Array.IndexOf(stageEnds, i) is int stage and >= 0)
+                layerOutputs[stage + 2] = h;
+        }
+        h = headNorm.Forward(headConv.Forward(h), training);
+        layerOutputs[^1] = h;
+        var features = pool.Forward(h);
         var hiddenOut = dropout.Forward(hiddenRelu.Forward(hidden.Forward(features)), training, training ? DropoutRandom.NextUInt64() : 0);
         return classifier.Forward(hiddenOut);
     }
 
     /// <summary>Backpropagates dLogits through the last training-mode Forward, accumulating every parameter gradient.</summary>
-    public void Backward(Tensor dLogits)
+    public void Backward(Tensor dLogits) => Backpropagate(dLogits, layer: 0, needGradient: false);
+
+    /// <summary>
+    /// The output [N, T, H, W, C] of layer <paramref name="name"/> (one of <see cref="LayerNames"/>) in the last Forward;
+    /// valid until the next Forward.
+    /// </summary>
+    public Tensor LayerOutput(string name) =>
+        layerOutputs[LayerIndex(name)] ?? throw new InvalidOperationException("X3D: LayerOutput called before Forward.");
+
+    /// <summary>
+    /// Backpropagates dLogits through the last Forward down to layer <paramref name="name"/> and returns the gradient
+    /// with respect to its output (valid until the next Backward). After an evaluation-mode Forward this is the
+    /// frozen network's gradient (Grad-CAM's); the layers above accumulate their parameter gradients as in training.
+    /// </summary>
+    public Tensor BackwardTo(Tensor dLogits, string name) => Backpropagate(dLogits, LayerIndex(name), needGradient: true)!;
+
+    // Backward down to the output of LayerNames[layer]; for the input, dx only when needGradient.
+    Tensor? Backpropagate(Tensor dLogits, int layer, bool needGradient)
     {
+        int stages = stageEnds.Length;
         var dh = hidden.Backward(hiddenRelu.Backward(dropout.Backward(classifier.Backward(dLogits))));
-        dh = headConv.Backward(headNorm.Backward(pool.Backward(dh), overwriteGradient: true));
+        dh = pool.Backward(dh);
+        if (layer == stages + 2)
+            return dh;
+        dh = headConv.Backward(headNorm.Backward(dh, overwriteGradient: true));
         for (int i = blocks.Length - 1; i >= 0; i--)
+        {
+            if (Array.IndexOf(stageEnds, i) is int stage and >= 0 && layer == stage + 2)
+                return dh;
             dh = blocks[i].Backward(dh, overwriteGradient: true);
-        stemSpatial.Backward(stemTemporal.Backward(stemNorm.Backward(dh, overwriteGradient: true)), needInputGradient: false);
+        }
+        if (layer == 1)
+            return dh;
+        return stemSpatial.Backward(stemTemporal.Backward(stemNorm.Backward(dh, overwriteGradient: true)), needGradient);
+    }
+
+    int LayerIndex(string name)
+    {
+        for (int i = 0; i < LayerNames.Count; i++)
+            if (LayerNames[i] == name)
+                return i;
+        throw new ArgumentException($"X3D has no layer '{name}'; its layers are {string.Join(", ", LayerNames)}.", nameof(name));
     }
 
     public void Dispose() => Parameters.Dispose();
