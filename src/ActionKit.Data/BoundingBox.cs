@@ -1,13 +1,18 @@
+using System.Text.Json.Serialization;
+
 namespace ActionKit.Data;
 
 /// <summary>An axis-aligned box in a frame's pixel coordinates, measured at pixel edges: the whole W x H frame is
 /// (0, 0, W, H), and pixel (x, y) covers [x, x + 1) x [y, y + 1).</summary>
 public readonly record struct BoundingBox(double Left, double Top, double Right, double Bottom)
 {
+    [JsonIgnore]
     public double Width => Right - Left;
 
+    [JsonIgnore]
     public double Height => Bottom - Top;
 
+    [JsonIgnore]
     public bool IsEmpty => Width <= 0 || Height <= 0;
 
     public bool Contains(double x, double y) => x >= Left && x < Right && y >= Top && y < Bottom;

@@ -115,27 +115,39 @@ public sealed class X3D : IDisposable
     /// Backpropagates dLogits through the last Forward down to layer <paramref name="name"/> and returns the gradient
     /// with respect to its output (valid until the next Backward). After an evaluation-mode Forward this is the
     /// frozen network's gradient (Grad-CAM's); the layers above accumulate their parameter gradients as in training.
+    /// <paramref name="visit"/>, when given, sees the gradient at each layer the pass reaches on the way, deepest
+    /// first, and must copy what it keeps: the pass overwrites it next.
     /// </summary>
-    public Tensor BackwardTo(Tensor dLogits, string name) => Backpropagate(dLogits, LayerIndex(name), needGradient: true)!;
+    public Tensor BackwardTo(Tensor dLogits, string name, Action<string, Tensor>? visit = null) =>
+        Backpropagate(dLogits, LayerIndex(name), needGradient: true, visit)!;
 
     // Backward down to the output of LayerNames[layer]; for the input, dx only when needGradient.
-    Tensor? Backpropagate(Tensor dLogits, int layer, bool needGradient)
+    Tensor? Backpropagate(Tensor dLogits, int layer, bool needGradient, Action<string, Tensor>? visit = null)
     {
-        int stages = stageEnds.Length;
+        int conv5 = LayerNames.Count - 1;
         var dh = hidden.Backward(hiddenRelu.Backward(dropout.Backward(classifier.Backward(dLogits))));
         dh = pool.Backward(dh);
-        if (layer == stages + 2)
+        visit?.Invoke(LayerNames[conv5], dh);
+        if (layer == conv5)
             return dh;
         dh = headConv.Backward(headNorm.Backward(dh, overwriteGradient: true));
         for (int i = blocks.Length - 1; i >= 0; i--)
         {
-            if (Array.IndexOf(stageEnds, i) is int stage and >= 0 && layer == stage + 2)
-                return dh;
+            if (Array.IndexOf(stageEnds, i) is int stage and >= 0)
+            {
+                visit?.Invoke(LayerNames[stage + 2], dh);
+                if (layer == stage + 2)
+                    return dh;
+            }
             dh = blocks[i].Backward(dh, overwriteGradient: true);
         }
+        visit?.Invoke(LayerNames[1], dh);
         if (layer == 1)
             return dh;
-        return stemSpatial.Backward(stemTemporal.Backward(stemNorm.Backward(dh, overwriteGradient: true)), needGradient);
+        var dClips = stemSpatial.Backward(stemTemporal.Backward(stemNorm.Backward(dh, overwriteGradient: true)), needGradient);
+        if (dClips is not null)
+            visit?.Invoke(InputName, dClips);
+        return dClips;
     }
 
     int LayerIndex(string name)

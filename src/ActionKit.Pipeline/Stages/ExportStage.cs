@@ -22,7 +22,7 @@ public sealed class ExportStage : IStage
         Outputs: [Folder],
         Inputs: [.. ModelInputs(Path.Combine(context.Workspace, Trainer.ModelsFolder), TrainedModel.WeightsFileName),
             Path.Combine(context.Workspace, WorkspaceData.FileName)],
-        Params: ["eval"],
+        Params: ["eval.clips", "eval.crops"],
         Upstream: ["train", "build"]);
 
     public void Run(PipelineContext context, string workFolder, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
@@ -87,7 +87,7 @@ public sealed class OptimizeStage : IStage
         Outputs: [Folder],
         Inputs: [.. ExportStage.ModelInputs(Path.Combine(context.Workspace, ExportStage.Folder), ModelExporter.IrFileName, "openvino.bin"),
             Path.Combine(context.Workspace, WorkspaceData.FileName)],
-        Params: ["optimize", "eval"],
+        Params: ["optimize", "eval.clips", "eval.crops"],
         Upstream: ["export", "build"]);
 
     public void Run(PipelineContext context, string workFolder, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
