@@ -140,7 +140,7 @@ public static class CvatAnnotations
             label ??= frameLabel;
             boxes.AddRange(images[i].Elements("box").Select(box => new FrameBox(i, ReadBox(reader, box))));
         }
-        return new CvatAnnotation(taskId, taskName, label!, width, height, frameNames) 
+        return new CvatAnnotation(taskId, taskName, label!, width, height, frameNames)
         {
             Boxes = boxes.Count == 0 ? Array.Empty<FrameBox>() : boxes, // the default's instance, so box-less annotations compare equal
         };

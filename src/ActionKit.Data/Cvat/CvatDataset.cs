@@ -58,6 +58,9 @@ public sealed class CvatDataset
             throw new DatasetFormatException(annotationsPath, $"frame file {missing} does not exist");
         }
         return new CvatVideo(Path.GetFileName(folder), folder, annotation.TaskName, annotation.Label, framePaths,
-            annotation.Width, annotation.Height) { Boxes = annotation.Boxes };
+            annotation.Width, annotation.Height)
+        {
+            Boxes = annotation.Boxes,
+        };
     }
 }
