@@ -44,7 +44,7 @@ public sealed class Hmdb51ToCvatTests(TinyHmdb51 dataset) : IClassFixture<TinyHm
     }
 
     [Fact]
-    public void RawframesAndVideosGiveTheSameVideosFramesAndLabels()
+    public void RawframesAndVideosGiveTheSameVideosFramesLabelsAndActorBoxes()
     {
         ConversionSummary fromFrames = Hmdb51ToCvat.Convert(dataset.Root, 1, Hmdb51Source.Rawframes, _dir.Combine("a"));
         ConversionSummary fromVideos = Hmdb51ToCvat.Convert(dataset.Root, 1, Hmdb51Source.Videos, _dir.Combine("b"));
@@ -63,21 +63,15 @@ public sealed class Hmdb51ToCvatTests(TinyHmdb51 dataset) : IClassFixture<TinyHm
         }
         Assert.Equal(File.ReadAllBytes(Path.Combine(dataset.Root, "rawframes", "grow", "synth_grow_001", "img_00004.jpg")),
             File.ReadAllBytes(_dir.Combine("a", "train", "Video_2", "images", "00004.jpg")));
-    }
 
-    [Fact]
-    public void ActorBoxesTravelToTheCvatFramesFromRawframesAndVideos()
-    {
-        Hmdb51ToCvat.Convert(dataset.Root, 1, Hmdb51Source.Rawframes, _dir.Combine("a"));
-        Hmdb51ToCvat.Convert(dataset.Root, 1, Hmdb51Source.Videos, _dir.Combine("b"));
-        CvatVideo fromFrames = CvatDataset.Open(_dir.Combine("a", "valid")).Videos[2];
-        CvatVideo fromVideos = CvatDataset.Open(_dir.Combine("b", "valid")).Videos[2];
+        CvatVideo boxedFromFrames = CvatDataset.Open(_dir.Combine("a", "valid")).Videos[2];
+        CvatVideo boxedFromVideo = CvatDataset.Open(_dir.Combine("b", "valid")).Videos[2];
         string boxesFile = Path.Combine(dataset.Root, "rawframes", "grow", "synth_grow_002.boxes.txt");
-        IReadOnlyList<FrameBox> expected = ActorBoxesFile.Read(boxesFile, fromFrames.FramePaths.Count);
+        IReadOnlyList<FrameBox> expected = ActorBoxesFile.Read(boxesFile, boxedFromFrames.FramePaths.Count);
         Assert.NotEmpty(expected);
         // CVAT stores corners, the boxes file left, top, width and height: equal up to rounding.
-        Assert.Equal(expected, fromFrames.Boxes, SameBox);
-        Assert.Equal(expected, fromVideos.Boxes, SameBox);
+        Assert.Equal(expected, boxedFromFrames.Boxes, SameBox);
+        Assert.Equal(expected, boxedFromVideo.Boxes, SameBox);
     }
 
     [Fact]

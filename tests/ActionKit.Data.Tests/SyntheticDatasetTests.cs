@@ -82,16 +82,18 @@ public sealed class SyntheticDatasetTests : IDisposable
         }
     }
 
-    private static (double Inside, double Outside) MeanBrightness(RgbFrame image, IEnumerable<BoundingBox> boxes)
+    private static (double Inside, double Outside) MeanBrightness(RgbFrame image, IEnumerable<BoundingBox> frameBoxes)
     {
+        BoundingBox[] boxes = [.. frameBoxes];
         double inside = 0, outside = 0;
         int insideCount = 0;
         for (int y = 0; y < image.Height; y++)
         {
             for (int x = 0; x < image.Width; x++)
             {
-                double level = Enumerable.Range(0, 3).Average(c => image.Pixels[(y * image.Width + x) * 3 + c]);
-                if (boxes.Any(box => box.Contains(x + 0.5, y + 0.5)))
+                int i = (y * image.Width + x) * 3;
+                double level = (image.Pixels[i] + image.Pixels[i + 1] + image.Pixels[i + 2]) / 3.0;
+                if (Array.Exists(boxes, box => box.Contains(x + 0.5, y + 0.5)))
                 {
                     inside += level;
                     insideCount++;

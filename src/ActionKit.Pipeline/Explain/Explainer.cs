@@ -99,8 +99,9 @@ public sealed class Explainer : IDisposable
     {
         var logits = model.Network.Forward(input.Load(view.Batch), training: false).ToArray();
         double max = logits.Max();
-        var exp = logits.Select(z => Math.Exp(z - max)).ToArray();
-        return [.. exp.Select(e => e / exp.Sum())];
+        double[] exp = [.. logits.Select(z => Math.Exp(z - max))];
+        double sum = exp.Sum();
+        return [.. exp.Select(e => e / sum)];
     }
 
     /// <summary>The saliency of class <paramref name="target"/>'s logit in the last <see cref="Forward"/>, at the clip's resolution.</summary>
