@@ -63,7 +63,7 @@ Task("Train")
     .Does(() => Actionkit("train"));
 
 Task("Eval")
-    .Description("Evaluate the trained model on the test root (performance.json, confusion.png).")
+    .Description("Evaluate the trained model on the test root (performance.json, confusion.png, explain/).")
     .IsDependentOn("Train")
     .Does(() => Actionkit("eval"));
 

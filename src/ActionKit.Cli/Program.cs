@@ -33,6 +33,7 @@ public partial class Program
         config.AddCommand<EvalCommand>("eval").WithDescription("Evaluate weights on a CVAT test root: performance.json (frame-wise Accuracy, video-wise metrics), confusion.png.");
         config.AddCommand<ExportCommand>("export").WithDescription("Export the trained weights to ONNX (model.onnx) and OpenVINO IR (openvino.xml + .bin), checked and evaluated.");
         config.AddCommand<OptimizeCommand>("optimize").WithDescription("Quantize the exported model to INT8 (model.int8.onnx with QDQ, openvino.xml with FakeQuantize), evaluated.");
+        config.AddCommand<ExplainCommand>("explain").WithDescription("Write a saliency map over space and time of one video's prediction (Grad-CAM or gradient) as a PNG strip and a .npy array.");
         config.AddCommand<PredictCommand>("predict").WithDescription("Print the top-5 classes of one video file or frames folder.");
     }
 }

@@ -110,6 +110,21 @@ public sealed partial class CliTests : IDisposable
     }
 
     [Fact]
+    public void Explain_refuses_an_exported_model_and_an_unknown_method()
+    {
+        string onnx = root.Write("exported/model.onnx", "");
+        var (exitCode, output) = CliRunner.Run("explain", "--load-weights", onnx, root.Path, "--out", Path.Combine(root.Path, "explain"));
+        Assert.Equal(ExitCodes.Model, exitCode);
+        Assert.Equal($"{onnx}: explain needs the trained weights (weights.safetensors); an exported or INT8 model keeps no backward pass "
+            + "to take gradients through", output.Trim());
+        Assert.False(Directory.Exists(Path.Combine(root.Path, "explain")));
+
+        (exitCode, output) = CliRunner.Run("explain", root.Path, "--method", "occlusion");
+        Assert.Equal(ExitCodes.Usage, exitCode);
+        Assert.Contains("--method must be gradcam or gradient, got 'occlusion'", output);
+    }
+
+    [Fact]
     public void Synth_is_skipped_for_a_real_dataset()
     {
         var (exitCode, output) = CliRunner.Run("synth", "--root", root.Path, "--data", "/datasets/hmdb51");

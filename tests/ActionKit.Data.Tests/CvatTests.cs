@@ -72,6 +72,25 @@ public sealed class CvatTests : IDisposable
         Assert.Equal(written.FrameNames, read.FrameNames);
     }
 
+    [Fact]
+    public void ActorBoxesRoundTripAsCvatImageBoxes()
+    {
+        string path = _dir.Combine("annotations.xml");
+        CvatAnnotation written = Sample(3) with
+        {
+            Boxes = [new(0, new(1.5, 2, 30.25, 40)), new(0, new(100, 20, 120.5, 44.75)), new(2, new(0, 0, 320, 240))],
+        };
+        CvatAnnotations.Write(path, written);
+        Assert.Contains("""<box label="brush_hair" source="auto" occluded="0" xtl="1.5" ytl="2" xbr="30.25" ybr="40" z_order="0" />""",
+            File.ReadAllText(path));
+        Assert.Equal(written.Boxes, CvatAnnotations.Read(path).Boxes);
+
+        File.WriteAllText(path, File.ReadAllText(path).Replace("xbr=\"30.25\"", "xbr=\"wide\""));
+        var error = Assert.Throws<DatasetFormatException>(() => CvatAnnotations.Read(path));
+        Assert.Contains("'xbr' of <box> is 'wide', expected a number", error.Message);
+        Assert.NotNull(error.Line);
+    }
+
     [Theory]
     [InlineData("<annotations><version>1.1</version>\n<meta>\n</annotations>", 3, "not well-formed XML")]
     [InlineData("<annotations>\n<meta/></annotations>", 2, "<meta> has no <task>")]

@@ -44,7 +44,7 @@ public sealed class Hmdb51ToCvatTests(TinyHmdb51 dataset) : IClassFixture<TinyHm
     }
 
     [Fact]
-    public void RawframesAndVideosGiveTheSameVideosFramesAndLabels()
+    public void RawframesAndVideosGiveTheSameVideosFramesLabelsAndActorBoxes()
     {
         ConversionSummary fromFrames = Hmdb51ToCvat.Convert(dataset.Root, 1, Hmdb51Source.Rawframes, _dir.Combine("a"));
         ConversionSummary fromVideos = Hmdb51ToCvat.Convert(dataset.Root, 1, Hmdb51Source.Videos, _dir.Combine("b"));
@@ -63,7 +63,32 @@ public sealed class Hmdb51ToCvatTests(TinyHmdb51 dataset) : IClassFixture<TinyHm
         }
         Assert.Equal(File.ReadAllBytes(Path.Combine(dataset.Root, "rawframes", "grow", "synth_grow_001", "img_00004.jpg")),
             File.ReadAllBytes(_dir.Combine("a", "train", "Video_2", "images", "00004.jpg")));
+
+        CvatVideo boxedFromFrames = CvatDataset.Open(_dir.Combine("a", "valid")).Videos[2];
+        CvatVideo boxedFromVideo = CvatDataset.Open(_dir.Combine("b", "valid")).Videos[2];
+        string boxesFile = Path.Combine(dataset.Root, "rawframes", "grow", "synth_grow_002.boxes.txt");
+        IReadOnlyList<FrameBox> expected = ActorBoxesFile.Read(boxesFile, boxedFromFrames.FramePaths.Count);
+        Assert.NotEmpty(expected);
+        // CVAT stores corners, the boxes file left, top, width and height: equal up to rounding.
+        Assert.Equal(expected, boxedFromFrames.Boxes, SameBox);
+        Assert.Equal(expected, boxedFromVideo.Boxes, SameBox);
     }
+
+    [Fact]
+    public void BoxOnAFrameTheVideoLacksFailsBeforeWriting()
+    {
+        string root = CopyDataset();
+        string boxes = Path.Combine(root, "rawframes", "move_up", "synth_move_up_001.boxes.txt");
+        File.AppendAllText(boxes, "99,1,1,1,4,4\n");
+        var error = Assert.Throws<DatasetFormatException>(() => Hmdb51ToCvat.Convert(root, 1, Hmdb51Source.Rawframes, Cvat));
+        Assert.Equal((boxes, File.ReadAllLines(boxes).Length), (error.FilePath, error.Line));
+        Assert.Contains("frame 99 is not one of the video's frames", error.Message);
+        Assert.False(Directory.Exists(Cvat));
+    }
+
+    private static bool SameBox(FrameBox a, FrameBox b) =>
+        a.Frame == b.Frame && new[] { a.Box.Left - b.Box.Left, a.Box.Top - b.Box.Top, a.Box.Right - b.Box.Right, a.Box.Bottom - b.Box.Bottom }
+            .All(d => Math.Abs(d) < 1e-9);
 
     private static string Describe(CvatVideo video) =>
         $"{video.Name} {video.TaskName} {video.Label} {video.FramePaths.Count} {video.Width}x{video.Height}";

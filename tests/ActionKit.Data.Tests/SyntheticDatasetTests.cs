@@ -64,6 +64,50 @@ public sealed class SyntheticDatasetTests : IDisposable
     }
 
     [Fact]
+    public void ActorBoxesHoldTheBrightActorsOfEveryFrame()
+    {
+        SyntheticDataset.Generate(_dir.Path, Tiny with { Width = 96, Height = 72 });
+        foreach (string boxesFile in Directory.GetFiles(Path.Combine(_dir.Path, "rawframes"), "*.boxes.txt", SearchOption.AllDirectories))
+        {
+            string folder = boxesFile[..^".boxes.txt".Length];
+            int frameCount = Directory.GetFiles(folder).Length;
+            var boxes = ActorBoxesFile.Read(boxesFile, frameCount).ToLookup(b => b.Frame, b => b.Box);
+            for (int frame = 0; frame < frameCount; frame++)
+            {
+                Assert.InRange(boxes[frame].Count(), 1, 2);
+                RgbFrame image = JpegFrames.Decode(Path.Combine(folder, Hmdb51Layout.FrameFileName(frame)));
+                (double inside, double outside) = MeanBrightness(image, boxes[frame]);
+                Assert.True(inside > outside + 30, $"{boxesFile} frame {frame + 1}: inside the boxes {inside:F0}, outside {outside:F0}");
+            }
+        }
+    }
+
+    private static (double Inside, double Outside) MeanBrightness(RgbFrame image, IEnumerable<BoundingBox> frameBoxes)
+    {
+        BoundingBox[] boxes = [.. frameBoxes];
+        double inside = 0, outside = 0;
+        int insideCount = 0;
+        for (int y = 0; y < image.Height; y++)
+        {
+            for (int x = 0; x < image.Width; x++)
+            {
+                int i = (y * image.Width + x) * 3;
+                double level = (image.Pixels[i] + image.Pixels[i + 1] + image.Pixels[i + 2]) / 3.0;
+                if (Array.Exists(boxes, box => box.Contains(x + 0.5, y + 0.5)))
+                {
+                    inside += level;
+                    insideCount++;
+                }
+                else
+                {
+                    outside += level;
+                }
+            }
+        }
+        return (inside / insideCount, outside / (image.Width * image.Height - insideCount));
+    }
+
+    [Fact]
     public void ReportsProgressPerVideoAndStopsWhenCancelled()
     {
         var reports = new ConcurrentBag<WorkProgress>();

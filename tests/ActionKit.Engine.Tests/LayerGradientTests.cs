@@ -78,6 +78,27 @@ public sealed class LayerGradientTests : IDisposable
             step: 1e-2, tolerance: 2e-3);
     }
 
+    [Theory]
+    [InlineData(Activation.None, false)]
+    [InlineData(Activation.Relu, true)]
+    [InlineData(Activation.Swish, false)]
+    public void BatchNormEvaluationInputGradients(Activation activation, bool overwriteGradient)
+    {
+        var layer = new BatchNorm3d(store, backend, "bn", 11, 1e-5f, 0.1f, activation);
+        store.Allocate(backend, 5);
+        layer.Weight.Value.CopyFrom(RandomValues(11, 6));
+        layer.Bias.Value.CopyFrom(RandomValues(11, 8));
+        layer.RunningMean.Value.CopyFrom(RandomValues(11, 10, scale: 0.5));
+        layer.RunningVar.Value.CopyFrom([.. RandomValues(11, 12).Select(v => 0.5f + v * v)]);
+        using var x = Input(2, 3, 2, 3, 11);
+        var y = layer.Forward(x, training: false);
+        var weights = RandomValues(y.Length, 99);
+        using var dy = backend.Allocate(y.Shape);
+        dy.CopyFrom(weights);
+        var dx = layer.Backward(dy, overwriteGradient).ToArray();
+        Check("batchnorm (evaluation) dx", x, dx, () => WeightedSum(layer.Forward(x, training: false), weights), step: 1e-3);
+    }
+
     [Fact]
     public void ActivationGradients()
     {

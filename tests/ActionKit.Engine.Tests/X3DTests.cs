@@ -90,6 +90,57 @@ public sealed class X3DTests
         }
     }
 
+    [Fact]
+    public void LayerGradientsOfALogitInEvaluationModeMatchFiniteDifferences()
+    {
+        using var backend = new CpuBackend();
+        var config = Tiny();
+        using var model = new X3D(config, backend, seed: 3);
+        ConditionForGradientCheck(model.Parameters, 5);
+        using var clips = RandomTensor(backend, 11, 2, 4, 16, 16, 3);
+        for (int step = 0; step < 3; step++)
+            model.Forward(clips, training: true); // running statistics away from their initial 0 and 1
+        const int target = 1;
+        double Logit() => model.Forward(clips, training: false).ToArray()[target];
+        using var dLogits = backend.Allocate(2, config.NumClasses);
+        dLogits.CopyFrom([.. Enumerable.Range(0, 2 * config.NumClasses).Select(i => i == target ? 1f : 0f)]);
+        Assert.Equal(["input", "conv1", "res2", "res3", "conv5"], model.LayerNames);
+
+        Logit();
+        var inputGradient = model.BackwardTo(dLogits, X3D.InputName).ToArray();
+        Check("d logit / d clips", clips, inputGradient, Logit, step: 1e-2, tolerance: 5e-3, noiseFloor: 1e-4);
+
+        // A layer's output cannot be perturbed on its own, so each layer's gradient g is checked along the change its
+        // output makes when the clips move along a random direction v: d logit / dt = Σ g · dA/dt, both sides central differences.
+        var clipValues = clips.ToArray();
+        foreach (string layer in model.LayerNames.Skip(1))
+        {
+            Logit();
+            var gradient = model.BackwardTo(dLogits, layer).ToArray();
+            for (ulong direction = 0; direction < 3; direction++)
+            {
+                var v = RandomValues(clipValues.Length, 40 + direction);
+                const float h = 1e-2f;
+                var (logitPlus, outputPlus) = At(h);
+                var (logitMinus, outputMinus) = At(-h);
+                double numeric = (logitPlus - logitMinus) / (2 * h), chained = 0;
+                for (int i = 0; i < gradient.Length; i++)
+                    chained += gradient[i] * (outputPlus[i] - (double)outputMinus[i]) / (2 * h);
+                Assert.True(Math.Abs(numeric - chained) < 2e-3 * Math.Max(1, Math.Abs(numeric)),
+                    $"{layer}, direction {direction}: d logit/dt {numeric:G6} by differences, {chained:G6} through the layer's gradient");
+
+                (double Logit, float[] Output) At(float t)
+                {
+                    clips.CopyFrom([.. clipValues.Select((x, i) => x + t * v[i])]);
+                    double logit = Logit();
+                    var output = model.LayerOutput(layer).ToArray();
+                    clips.CopyFrom(clipValues);
+                    return (logit, output);
+                }
+            }
+        }
+    }
+
     [Theory]
     [InlineData(6, 10, 2, 8, false)]   // strided block with a projection shortcut and squeeze-excitation
     [InlineData(10, 10, 1, 0, true)]   // identity shortcut, no squeeze-excitation, dy overwritten

@@ -10,14 +10,16 @@ using ActionKit.Pipeline.Training;
 namespace ActionKit.Pipeline.Tests;
 
 /// <summary>A tiny synthetic dataset converted to CVAT once for all training tests, and a tiny X3D template.</summary>
-public sealed class TinyDataset : IDisposable
+public class TinyDataset : IDisposable
 {
     readonly TempFolder folder = new();
 
-    public TinyDataset()
+    public TinyDataset() : this(32, 24) { }
+
+    protected TinyDataset(int width, int height)
     {
         string hmdb = folder.Combine("hmdb");
-        SyntheticDataset.Generate(hmdb, new SyntheticOptions { VideosPerClass = 3, ValVideosPerClass = 1, MinFrames = 12, MaxFrames = 16, Width = 32, Height = 24 },
+        SyntheticDataset.Generate(hmdb, new SyntheticOptions { VideosPerClass = 3, ValVideosPerClass = 1, MinFrames = 12, MaxFrames = 16, Width = width, Height = height },
             null, CancellationToken.None);
         Hmdb51ToCvat.Convert(hmdb, 1, Hmdb51Source.Rawframes, folder.Combine("cvat"), null, CancellationToken.None);
         Labels = SyntheticDataset.ClassNames;
@@ -42,7 +44,7 @@ public sealed class TinyDataset : IDisposable
         };
     }
 
-    public void Dispose() => folder.Dispose();
+    public virtual void Dispose() => folder.Dispose();
 }
 
 public sealed class TrainingTests(TinyDataset data) : IClassFixture<TinyDataset>

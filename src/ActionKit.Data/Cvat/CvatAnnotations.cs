@@ -6,9 +6,13 @@ using System.Xml.Linq;
 namespace ActionKit.Data.Cvat;
 
 /// <summary>The contents of one video's annotations.xml: task id and name, the clip's label, the frame size and
-/// the frame file names in order (every frame is tagged with the clip's label).</summary>
+/// the frame file names in order (every frame is tagged with the clip's label), and the actors' boxes where the
+/// source knows them (CVAT image boxes labelled with the clip's label).</summary>
 public sealed record CvatAnnotation(int TaskId, string TaskName, string Label, int Width, int Height,
-    IReadOnlyList<string> FrameNames);
+    IReadOnlyList<string> FrameNames)
+{
+    public IReadOnlyList<FrameBox> Boxes { get; init; } = [];
+}
 
 /// <summary>Writes and reads a CVAT 1.1 annotations.xml for one video, in the element structure and order the
 /// reference converter writes (reference/otx-action.md, "CVAT layout").</summary>
@@ -30,6 +34,7 @@ public static class CvatAnnotations
         xml.WriteStartElement("meta");
         WriteTask(xml, annotation);
         xml.WriteEndElement();
+        ILookup<int, BoundingBox> boxes = annotation.Boxes.ToLookup(b => b.Frame, b => b.Box);
         for (int i = 0; i < annotation.FrameNames.Count; i++)
         {
             xml.WriteStartElement("image");
@@ -41,10 +46,29 @@ public static class CvatAnnotations
             xml.WriteAttributeString("label", annotation.Label);
             xml.WriteAttributeString("source", "manual");
             xml.WriteEndElement();
+            foreach (BoundingBox box in boxes[i])
+            {
+                WriteBox(xml, annotation.Label, box);
+            }
             xml.WriteEndElement();
         }
         xml.WriteEndElement();
         xml.WriteEndDocument();
+    }
+
+    // CVAT 1.1's image box; source "auto": the boxes come from the data's generator, not a person.
+    private static void WriteBox(XmlWriter xml, string label, BoundingBox box)
+    {
+        xml.WriteStartElement("box");
+        xml.WriteAttributeString("label", label);
+        xml.WriteAttributeString("source", "auto");
+        xml.WriteAttributeString("occluded", "0");
+        xml.WriteAttributeString("xtl", Invariant(box.Left));
+        xml.WriteAttributeString("ytl", Invariant(box.Top));
+        xml.WriteAttributeString("xbr", Invariant(box.Right));
+        xml.WriteAttributeString("ybr", Invariant(box.Bottom));
+        xml.WriteAttributeString("z_order", "0");
+        xml.WriteEndElement();
     }
 
     private static void WriteTask(XmlWriter xml, CvatAnnotation annotation)
@@ -108,13 +132,18 @@ public static class CvatAnnotations
             throw reader.Error(task, $"<size> is {size} but there are {images.Count} <image> elements");
         }
         var frameNames = new string[images.Count];
+        var boxes = new List<FrameBox>();
         string? label = null;
         for (int i = 0; i < images.Count; i++)
         {
             frameNames[i] = ReadImage(reader, images[i], i, width, height, out string frameLabel);
             label ??= frameLabel;
+            boxes.AddRange(images[i].Elements("box").Select(box => new FrameBox(i, ReadBox(reader, box))));
         }
-        return new CvatAnnotation(taskId, taskName, label!, width, height, frameNames);
+        return new CvatAnnotation(taskId, taskName, label!, width, height, frameNames)
+        {
+            Boxes = boxes.Count == 0 ? Array.Empty<FrameBox>() : boxes, // the default's instance, so box-less annotations compare equal
+        };
     }
 
     private static string ReadImage(ElementReader reader, XElement image, int index, int width, int height,
@@ -138,6 +167,12 @@ public static class CvatAnnotations
         return name;
     }
 
+    private static BoundingBox ReadBox(ElementReader reader, XElement box)
+    {
+        var corners = new BoundingBox(reader.Real(box, "xtl"), reader.Real(box, "ytl"), reader.Real(box, "xbr"), reader.Real(box, "ybr"));
+        return corners.IsEmpty ? throw reader.Error(box, "box is empty (xbr <= xtl or ybr <= ytl)") : corners;
+    }
+
     private static XElement Load(string path)
     {
         if (!File.Exists(path))
@@ -156,6 +191,8 @@ public static class CvatAnnotations
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
 
+    private static string Invariant(double value) => value.ToString("0.##", CultureInfo.InvariantCulture);
+
     // Finds required elements and attributes, failing with the file and the line of the element concerned.
     private sealed class ElementReader(string path)
     {
@@ -169,6 +206,14 @@ public static class CvatAnnotations
 
         public int IntegerAttribute(XElement element, string name) =>
             Parse(element, $"'{name}' of <{element.Name}>", Attribute(element, name));
+
+        public double Real(XElement element, string name)
+        {
+            string text = Attribute(element, name);
+            return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && double.IsFinite(value)
+                ? value
+                : throw Error(element, $"'{name}' of <{element.Name}> is '{text}', expected a number");
+        }
 
         public DatasetFormatException Error(XElement element, string problem) =>
             new(path, ((IXmlLineInfo)element).HasLineInfo() ? ((IXmlLineInfo)element).LineNumber : null, problem);

@@ -1,9 +1,13 @@
 namespace ActionKit.Data.Cvat;
 
 /// <summary>One video of a CVAT root: its folder name (e.g. Video_3), folder, task name (the source video's
-/// name), label (the first frame's tag), frame file paths in order, and frame size.</summary>
+/// name), label (the first frame's tag), frame file paths in order, frame size, and the actors' boxes when the
+/// annotations have them.</summary>
 public sealed record CvatVideo(string Name, string Folder, string TaskName, string Label,
-    IReadOnlyList<string> FramePaths, int Width, int Height);
+    IReadOnlyList<string> FramePaths, int Width, int Height)
+{
+    public IReadOnlyList<FrameBox> Boxes { get; init; } = [];
+}
 
 /// <summary>A CVAT root (e.g. CVAT/train): one folder per video, each with annotations.xml and images/.
 /// Videos are listed in natural order of their folder names (Video_2 before Video_10).</summary>
@@ -54,6 +58,9 @@ public sealed class CvatDataset
             throw new DatasetFormatException(annotationsPath, $"frame file {missing} does not exist");
         }
         return new CvatVideo(Path.GetFileName(folder), folder, annotation.TaskName, annotation.Label, framePaths,
-            annotation.Width, annotation.Height);
+            annotation.Width, annotation.Height)
+        {
+            Boxes = annotation.Boxes,
+        };
     }
 }

@@ -41,6 +41,11 @@ public static class Hmdb51Layout
         return Path.Combine(root, folder, relativePath);
     }
 
+    /// <summary>The actor boxes file of a video (<see cref="ActorBoxesFile"/>), beside its frames folder or video
+    /// file: rawframes/&lt;class&gt;/&lt;video_dir&gt;.boxes.txt or videos/&lt;class&gt;/&lt;video&gt;.boxes.txt.</summary>
+    public static string BoxesPath(string mediaPath, Hmdb51Source source) =>
+        (source == Hmdb51Source.Videos ? Path.ChangeExtension(mediaPath, null) : mediaPath.TrimEnd('/', Path.DirectorySeparatorChar)) + ".boxes.txt";
+
     /// <summary>RGB frame file name for a 0-based frame index: img_00001.jpg for index 0.</summary>
     public static string FrameFileName(int frameIndex) => $"img_{frameIndex + 1:D5}.jpg";
 }

@@ -10,7 +10,8 @@ public sealed record CvatSubsetSummary(string Folder, int Videos, long Frames, i
 public sealed record ConversionSummary(CvatSubsetSummary Train, CvatSubsetSummary Valid, IReadOnlyList<string> Labels);
 
 /// <summary>Converts one HMDB51 split (rawframes or videos) into CVAT per-video folders: cvatRoot/train/Video_i and
-/// cvatRoot/valid/Video_i, i in split-file order. All input is validated before anything is written; each video is
+/// cvatRoot/valid/Video_i, i in split-file order. A video's actor boxes file, where there is one, becomes boxes on
+/// its frames. All input is validated before anything is written; each video is
 /// written to Video_i.tmp and renamed; a rerun keeps videos that are already complete and redoes the rest.</summary>
 public static class Hmdb51ToCvat
 {
@@ -33,7 +34,7 @@ public static class Hmdb51ToCvat
         int?[] frameCounts = [.. jobs.Select(FramesIfComplete)];
         bool[] reused = [.. frameCounts.Select(count => count is not null)];
         VideoJob[] pending = [.. jobs.Where((_, i) => !reused[i])];
-        var sources = new VideoInfo[pending.Length];
+        var sources = new SourceFacts[pending.Length];
         Run(pending.Length, i => sources[i] = InspectSource(pending[i], cancellationToken),
             "Checking source frames", progress, cancellationToken);
         RemoveUnfinished(cvatRoot);
@@ -63,7 +64,12 @@ public static class Hmdb51ToCvat
         public string FramePath(int frame) => Path.Combine(SourcePath, Hmdb51Layout.FrameFileName(frame));
 
         public DatasetFormatException Error(string problem) => new(SplitFile, Entry.Line, problem);
+
+        public string BoxesPath => Hmdb51Layout.BoxesPath(SourcePath, Source);
     }
+
+    // What inspecting a source found: its frame size and its actors' boxes (none without a boxes file).
+    private sealed record SourceFacts(VideoInfo Video, IReadOnlyList<FrameBox> Boxes);
 
     private static IReadOnlyList<string> ReadLabelMap(string hmdbRoot)
     {
@@ -139,14 +145,19 @@ public static class Hmdb51ToCvat
         }
     }
 
-    // Decodes every source frame (or probes the video, counting its frames) so corrupt input fails before anything
-    // is written.
-    private static VideoInfo InspectSource(VideoJob job, CancellationToken cancellationToken)
+    // Decodes every source frame (or probes the video, counting its frames) and reads the boxes, so corrupt input
+    // fails before anything is written.
+    private static SourceFacts InspectSource(VideoJob job, CancellationToken cancellationToken)
     {
-        if (job.Source == Hmdb51Source.Videos)
-        {
-            return VideoFiles.Probe(job.SourcePath, cancellationToken);
-        }
+        VideoInfo video = job.Source == Hmdb51Source.Videos
+            ? VideoFiles.Probe(job.SourcePath, cancellationToken)
+            : InspectFrames(job, cancellationToken);
+        IReadOnlyList<FrameBox> boxes = File.Exists(job.BoxesPath) ? ActorBoxesFile.Read(job.BoxesPath, video.Frames) : [];
+        return new SourceFacts(video, boxes);
+    }
+
+    private static VideoInfo InspectFrames(VideoJob job, CancellationToken cancellationToken)
+    {
         RgbFrame first = JpegFrames.Decode(job.FramePath(0));
         for (int i = 1; i < job.Entry.FrameCount!.Value; i++)
         {
@@ -177,7 +188,7 @@ public static class Hmdb51ToCvat
         }
     }
 
-    private static int Write(VideoJob job, VideoInfo source, CancellationToken cancellationToken)
+    private static int Write(VideoJob job, SourceFacts source, CancellationToken cancellationToken)
     {
         string temporary = job.Destination + ".tmp";
         string images = Path.Combine(temporary, CvatAnnotations.ImagesFolder);
@@ -186,10 +197,14 @@ public static class Hmdb51ToCvat
         {
             int frameCount = job.Source == Hmdb51Source.Rawframes
                 ? CopyFrames(job, images, cancellationToken)
-                : EncodeFrames(job, source, images, cancellationToken);
+                : EncodeFrames(job, source.Video, images, cancellationToken);
             string[] names = [.. Enumerable.Range(0, frameCount).Select(CvatAnnotations.FrameFileName)];
+            if (source.Boxes.FirstOrDefault(b => b.Frame >= frameCount) is { Box.IsEmpty: false } beyond)
+            {
+                throw new DatasetFormatException(job.BoxesPath, $"a box is on frame {beyond.Frame + 1}, the video has {frameCount} frames");
+            }
             CvatAnnotations.Write(Path.Combine(temporary, CvatAnnotations.FileName),
-                new CvatAnnotation(job.Index, job.Name, job.Label, source.Width, source.Height, names));
+                new CvatAnnotation(job.Index, job.Name, job.Label, source.Video.Width, source.Video.Height, names) { Boxes = source.Boxes });
             if (Directory.Exists(job.Destination))
             {
                 Directory.Delete(job.Destination, recursive: true);

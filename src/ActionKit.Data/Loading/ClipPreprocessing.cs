@@ -35,6 +35,16 @@ public sealed record ClipPreprocessing(
     /// <summary>Side of the square frames a view holds in <paramref name="mode"/>.</summary>
     public int OutputSize(ClipMode mode) => mode == ClipMode.Train ? CropSize : TestCropSize;
 
+    /// <summary>The part of a <paramref name="width"/> x <paramref name="height"/> source frame that a centre-crop test
+    /// view shows, in source pixels: the short-side resize and the centre crop, mapped back.</summary>
+    public BoundingBox CentreCropInSource(int width, int height)
+    {
+        (int resizedWidth, int resizedHeight) = FrameTransforms.ShortSideSize(width, height, ShortSide);
+        CropBox crop = FrameTransforms.CenterCrop(resizedWidth, resizedHeight, TestCropSize);
+        double scaleX = width / (double)resizedWidth, scaleY = height / (double)resizedHeight;
+        return new BoundingBox(crop.X * scaleX, crop.Y * scaleY, (crop.X + crop.Width) * scaleX, (crop.Y + crop.Height) * scaleY);
+    }
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first field out of range.</summary>
     public void Validate()
     {

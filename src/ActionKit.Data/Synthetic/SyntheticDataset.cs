@@ -31,7 +31,8 @@ public static class SyntheticDataset
             .Select(c => (Classes.First(f => f.Motion == c.Motion && !f.Reversed).Name, c.Name)),
     ];
 
-    /// <summary>Writes label_map.txt, rawframes/&lt;class&gt;/&lt;video&gt;/img_00001.jpg..., the split-1
+    /// <summary>Writes label_map.txt, rawframes/&lt;class&gt;/&lt;video&gt;/img_00001.jpg..., each video's actor
+    /// boxes (rawframes/&lt;class&gt;/&lt;video&gt;.boxes.txt, <see cref="ActorBoxesFile"/>), the split-1
     /// rawframes split files and, with <see cref="SyntheticOptions.Videos"/>, videos/ and the _videos.txt split
     /// files under <paramref name="root"/>. Videos are rendered in parallel, each from its own seed.</summary>
     public static SyntheticSummary Generate(string root, SyntheticOptions options,
@@ -73,17 +74,22 @@ public static class SyntheticDataset
         string frameFolder = Hmdb51Layout.MediaPath(root, Hmdb51Source.Rawframes, relative);
         Directory.CreateDirectory(frameFolder);
         var frames = new RgbFrame[scene.FrameCount];
+        var boxes = new List<(FrameBox, int)>();
         for (int i = 0; i < frames.Length; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             frames[i] = scene.Render(i);
             JpegFrames.Encode(frames[i], Path.Combine(frameFolder, Hmdb51Layout.FrameFileName(i)));
+            int frame = i;
+            boxes.AddRange(scene.ActorBoxes(i).Select((box, actor) => (new FrameBox(frame, box), actor + 1)).Where(b => !b.Item1.Box.IsEmpty));
         }
+        ActorBoxesFile.Write(Hmdb51Layout.BoxesPath(frameFolder, Hmdb51Source.Rawframes), boxes);
         if (options.Videos)
         {
             string videoPath = Hmdb51Layout.MediaPath(root, Hmdb51Source.Videos, relative + ".avi");
             Directory.CreateDirectory(Path.GetDirectoryName(videoPath)!);
             VideoFiles.Encode(frames, videoPath);
+            ActorBoxesFile.Write(Hmdb51Layout.BoxesPath(videoPath, Hmdb51Source.Videos), boxes);
         }
         return frames.Length;
     }

@@ -107,6 +107,14 @@ internal sealed class SyntheticScene
         return ActorsAt(time, FrameRandom(time));
     }
 
+    /// <summary>The bounding boxes of the two actors in output frame <paramref name="frame"/>, cut to the frame
+    /// (empty for an actor wholly outside it).</summary>
+    public BoundingBox[] ActorBoxes(int frame) =>
+    [
+        .. ActorPlacements(frame).Select(at => new BoundingBox(at.X - at.HalfWidth, at.Y - at.HalfHeight,
+            at.X + at.HalfWidth, at.Y + at.HalfHeight).ClipTo(_width, _height)),
+    ];
+
     public RgbFrame Render(int frame)
     {
         double time = SceneTime(frame);

@@ -5,7 +5,8 @@ namespace ActionKit.Engine.Layers;
 /// <summary>
 /// BatchNorm3d over the channels of a channels-last tensor, fused with the activation after it (ReLU or Swish), so
 /// the normalized tensor is never stored. Training uses batch statistics and updates the running ones (PyTorch's
-/// momentum and unbiased variance); evaluation uses the running statistics.
+/// momentum and unbiased variance); evaluation uses the running statistics. Backward follows the mode of the last
+/// Forward: after an evaluation-mode Forward it gives the frozen network's input gradient (what explanations need).
 /// </summary>
 public sealed class BatchNorm3d : Layer
 {
@@ -13,6 +14,9 @@ public sealed class BatchNorm3d : Layer
     readonly float epsilon, momentum;
     readonly Activation activation;
     Tensor? input, output, inputGradient, mean, invStd;
+    // Evaluation-mode backward: the pre-activation, the gradient at it, and per-row copies of [N, C] scales.
+    Tensor? preActivation, preActivationGradient, rowScale, rowOnes, unusedScaleGradient;
+    bool lastForwardTraining;
 
     public BatchNorm3d(ParameterStore store, IBackend backend, string name, int channels, float epsilon, float momentum,
         Activation activation, float initialScale = 1f) : base(backend)
@@ -51,6 +55,7 @@ public sealed class BatchNorm3d : Layer
         else
             Backend.BatchNormForwardInference(output!, x, Weight.Value, Bias.Value, RunningMean.Value, RunningVar.Value, epsilon, activation);
         input = x;
+        lastForwardTraining = training;
         return output!;
     }
 
@@ -63,8 +68,49 @@ public sealed class BatchNorm3d : Layer
         using var timing = Time("backward");
         var x = Saved(input, Weight.Name);
         var dx = overwriteGradient ? dy : Ensure(ref inputGradient, x.Shape);
+        if (!lastForwardTraining)
+        {
+            BackwardInference(dx, dy, x);
+            return dx;
+        }
         Backend.BatchNormBackward(dx, Weight.Gradient, Bias.Gradient, dy, x, Weight.Value, Bias.Value,
             Saved(mean, Weight.Name), Saved(invStd, Weight.Name), activation);
         return dx;
+    }
+
+    // y = act(a·x + b) with a = γ/sqrt(runningVar + ε) per channel, so dx = a·act'(a·x + b)·dy. Parameter gradients are
+    // left alone: this path serves explanations of a trained network, never an optimizer step. Built from the
+    // backend's existing operations (ChannelScale with a unit scale gives Swish's derivative).
+    void BackwardInference(Tensor dx, Tensor dy, Tensor x)
+    {
+        int batch = x.Dim(0);
+        var g = Ensure(ref preActivationGradient, x.Shape);
+        switch (activation)
+        {
+            case Activation.None:
+                Backend.Copy(g, dy);
+                break;
+            case Activation.Relu:
+                Backend.ReluBackward(g, dy, Saved(output, Weight.Name));
+                break;
+            default:
+                Ensure(ref preActivation, x.Shape);
+                Backend.BatchNormForwardInference(preActivation!, x, Weight.Value, Bias.Value, RunningMean.Value, RunningVar.Value, epsilon, Activation.None);
+                Ensure(ref rowOnes, batch, channels);
+                Backend.Fill(rowOnes!, 1f);
+                Ensure(ref unusedScaleGradient, batch, channels);
+                Backend.ChannelScaleBackward(g, unusedScaleGradient!, dy, preActivation!, rowOnes!, activation);
+                break;
+        }
+        float[] gamma = Weight.Value.ToArray(), variance = RunningVar.Value.ToArray();
+        var scale = new float[batch * channels];
+        for (int c = 0; c < channels; c++)
+        {
+            float a = (float)(gamma[c] / Math.Sqrt(variance[c] + (double)epsilon));
+            for (int n = 0; n < batch; n++)
+                scale[n * channels + c] = a;
+        }
+        Ensure(ref rowScale, batch, channels).CopyFrom(scale);
+        Backend.ChannelScaleForward(dx, g, rowScale!, Activation.None);
     }
 }

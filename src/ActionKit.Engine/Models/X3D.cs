@@ -20,6 +20,10 @@ public sealed class X3D : Layer
     readonly Linear hidden, classifier;
     readonly Relu hiddenRelu;
     readonly Dropout dropout;
+    // Index of each stage's last block: its output is the stage's (res2, res3, ...).
+    readonly int[] stageEnds;
+    // Each of LayerNames' outputs in the last Forward (views of the layers' own buffers).
+    readonly Tensor?[] layerOutputs;
 
     public X3D(X3DConfig config, IBackend backend, ulong seed) : base(backend)
     {
@@ -45,6 +49,9 @@ public sealed class X3D : Layer
             }
         }
         blocks = [.. list];
+        stageEnds = [.. config.Depths.Select((_, stage) => config.Depths.Take(stage + 1).Sum() - 1)];
+        LayerNames = [InputName, "conv1", .. config.Depths.Select((_, stage) => $"res{stage + 2}"), "conv5"];
+        layerOutputs = new Tensor?[LayerNames.Count];
 
         headConv = Child(new PointwiseConv3d(store, backend, "conv5.0", channels, config.HeadWidth));
         headNorm = Child(new BatchNorm3d(store, backend, "conv5.1", config.HeadWidth, eps, momentum, Activation.Relu));
@@ -60,6 +67,15 @@ public sealed class X3D : Layer
     public X3DConfig Config { get; }
     public ParameterStore Parameters { get; }
 
+    /// <summary>The name of the clips themselves in <see cref="LayerNames"/>.</summary>
+    public const string InputName = "input";
+
+    /// <summary>
+    /// The layers whose outputs <see cref="LayerOutput"/> and <see cref="BackwardTo"/> reach, in forward order, by the
+    /// X3D paper's names (Table 1): input, conv1 (the stem), res2 ... res5 (each stage's last block), conv5 (before pooling).
+    /// </summary>
+    public IReadOnlyList<string> LayerNames { get; }
+
     /// <summary>The stream that seeds each training step's dropout mask (checkpointed for exact resumption).</summary>
     public DeterministicRandom DropoutRandom { get; }
 
@@ -69,21 +85,75 @@ public sealed class X3D : Layer
         if (clips.Rank != 5 || clips.Dim(-1) != 3)
             throw new ArgumentException($"X3D expects clips [N, T, H, W, 3], got {Tensor.Describe(clips.Shape)}.");
         var h = stemNorm.Forward(stemTemporal.Forward(stemSpatial.Forward(clips)), training);
-        foreach (var block in blocks)
-            h = block.Forward(h, training);
-        var features = pool.Forward(headNorm.Forward(headConv.Forward(h), training));
+        (layerOutputs[0], layerOutputs[1]) = (clips, h);
+        for (int i = 0; i < blocks.Length; i++)
+        {
+            h = blocks[i].Forward(h, training);
+            if (Array.IndexOf(stageEnds, i) is int stage and >= 0)
+                layerOutputs[stage + 2] = h;
+        }
+        h = headNorm.Forward(headConv.Forward(h), training);
+        layerOutputs[^1] = h;
+        var features = pool.Forward(h);
         var hiddenOut = dropout.Forward(hiddenRelu.Forward(hidden.Forward(features)), training, training ? DropoutRandom.NextUInt64() : 0);
         return classifier.Forward(hiddenOut);
     }
 
     /// <summary>Backpropagates dLogits through the last training-mode Forward, accumulating every parameter gradient.</summary>
-    public void Backward(Tensor dLogits)
+    public void Backward(Tensor dLogits) => Backpropagate(dLogits, layer: 0, needGradient: false);
+
+    /// <summary>
+    /// The output [N, T, H, W, C] of layer <paramref name="name"/> (one of <see cref="LayerNames"/>) in the last Forward;
+    /// valid until the next Forward.
+    /// </summary>
+    public Tensor LayerOutput(string name) =>
+        layerOutputs[LayerIndex(name)] ?? throw new InvalidOperationException("X3D: LayerOutput called before Forward.");
+
+    /// <summary>
+    /// Backpropagates dLogits through the last Forward down to layer <paramref name="name"/> and returns the gradient
+    /// with respect to its output (valid until the next Backward). After an evaluation-mode Forward this is the
+    /// frozen network's gradient (Grad-CAM's); the layers above accumulate their parameter gradients as in training.
+    /// <paramref name="visit"/>, when given, sees the gradient at each layer the pass reaches on the way, deepest
+    /// first, and must copy what it keeps: the pass overwrites it next.
+    /// </summary>
+    public Tensor BackwardTo(Tensor dLogits, string name, Action<string, Tensor>? visit = null) =>
+        Backpropagate(dLogits, LayerIndex(name), needGradient: true, visit)!;
+
+    // Backward down to the output of LayerNames[layer]; for the input, dx only when needGradient.
+    Tensor? Backpropagate(Tensor dLogits, int layer, bool needGradient, Action<string, Tensor>? visit = null)
     {
+        int conv5 = LayerNames.Count - 1;
         var dh = hidden.Backward(hiddenRelu.Backward(dropout.Backward(classifier.Backward(dLogits))));
-        dh = headConv.Backward(headNorm.Backward(pool.Backward(dh), overwriteGradient: true));
+        dh = pool.Backward(dh);
+        visit?.Invoke(LayerNames[conv5], dh);
+        if (layer == conv5)
+            return dh;
+        dh = headConv.Backward(headNorm.Backward(dh, overwriteGradient: true));
         for (int i = blocks.Length - 1; i >= 0; i--)
+        {
+            if (Array.IndexOf(stageEnds, i) is int stage and >= 0)
+            {
+                visit?.Invoke(LayerNames[stage + 2], dh);
+                if (layer == stage + 2)
+                    return dh;
+            }
             dh = blocks[i].Backward(dh, overwriteGradient: true);
-        stemSpatial.Backward(stemTemporal.Backward(stemNorm.Backward(dh, overwriteGradient: true)), needInputGradient: false);
+        }
+        visit?.Invoke(LayerNames[1], dh);
+        if (layer == 1)
+            return dh;
+        var dClips = stemSpatial.Backward(stemTemporal.Backward(stemNorm.Backward(dh, overwriteGradient: true)), needGradient);
+        if (dClips is not null)
+            visit?.Invoke(InputName, dClips);
+        return dClips;
+    }
+
+    int LayerIndex(string name)
+    {
+        for (int i = 0; i < LayerNames.Count; i++)
+            if (LayerNames[i] == name)
+                return i;
+        throw new ArgumentException($"X3D has no layer '{name}'; its layers are {string.Join(", ", LayerNames)}.", nameof(name));
     }
 
     /// <summary>Frees every activation buffer and the parameters.</summary>

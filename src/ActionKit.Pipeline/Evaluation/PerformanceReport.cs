@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using ActionKit.Pipeline.Caching;
+using ActionKit.Pipeline.Explain;
 
 namespace ActionKit.Pipeline.Evaluation;
 
@@ -42,6 +43,8 @@ public sealed record PerformanceReport
     public required ConfusionReport Confusion { get; init; }
     public required PreprocessingReport Preprocessing { get; init; }
     public TimeReversalReport? TimeReversal { get; init; }
+    /// <summary>Eval's saliency maps (workspace/explain/) and how well each layer's maps point at the actors.</summary>
+    public ExplainReport? Explain { get; init; }
     /// <summary>What ran the model: the engine, ONNX Runtime or ActionKit's IR executor.</summary>
     public string Runtime { get; init; } = "";
     public string Weights { get; init; } = "";

@@ -36,6 +36,8 @@ public static class ParamsValidation
             yield return ("eval.clips", MustBePositive(values.Eval.Clips.Value));
         if (values.Eval.Crops is not (1 or 3))
             yield return ("eval.crops", $"must be 1 or 3, got {values.Eval.Crops}");
+        if (values.Eval.Explain < 0)
+            yield return ("eval.explain", $"must be 0 or more, got {values.Eval.Explain}");
         if (values.Optimize.SubsetSize < 1)
             yield return ("optimize.subset_size", MustBePositive(values.Optimize.SubsetSize));
         if (values.Optimize.MaxDrop is { } drop && !(drop >= 0 && drop < 1))

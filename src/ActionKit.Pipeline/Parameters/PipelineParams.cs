@@ -47,6 +47,9 @@ public sealed record EvalParams
 
     /// <summary>1 (centre crop) or 3 (three crops along the long side).</summary>
     public int Crops { get; init; } = 1;
+
+    /// <summary>Videos per class whose saliency maps Eval writes to the workspace's explain/ (0: no explanations).</summary>
+    public int Explain { get; init; } = 2;
 }
 
 /// <summary>Post-training INT8 quantization (POT DefaultQuantization, preset performance).</summary>

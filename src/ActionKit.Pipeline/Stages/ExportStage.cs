@@ -22,7 +22,7 @@ public sealed class ExportStage : IStage
         Outputs: [Folder],
         Inputs: [.. ModelInputs(Path.Combine(context.Workspace, Trainer.ModelsFolder), TrainedModel.WeightsFileName),
             Path.Combine(context.Workspace, WorkspaceData.FileName)],
-        Params: ["eval"],
+        Params: ["eval.clips", "eval.crops"],
         Upstream: ["train", "build"],
         Code: [.. StageCode.Export, "ActionKit.Pipeline/Stages/ExportStage.cs"],
         Packages: StageCode.ExportPackages);
@@ -89,7 +89,7 @@ public sealed class OptimizeStage : IStage
         Outputs: [Folder],
         Inputs: [.. ExportStage.ModelInputs(Path.Combine(context.Workspace, ExportStage.Folder), ModelExporter.IrFileName, "openvino.bin"),
             Path.Combine(context.Workspace, WorkspaceData.FileName)],
-        Params: ["optimize", "eval"],
+        Params: ["optimize", "eval.clips", "eval.crops"],
         Upstream: ["export", "build"],
         Code: [.. StageCode.Export, "ActionKit.Pipeline/Stages/ExportStage.cs"],
         Packages: StageCode.ExportPackages);

@@ -11,8 +11,8 @@ internal static class StageCode
     /// <summary>Frames and videos, the dataset formats, the synthetic dataset and the clip loader.</summary>
     public const string Data = "ActionKit.Data";
 
-    /// <summary>JPEG encoding and decoding; ffmpeg for videos.</summary>
-    public static readonly string[] DataPackages = ["SixLabors.ImageSharp", "FFMpegCore"];
+    /// <summary>JPEG encoding and decoding (videos go through the ffmpeg tool, not a package).</summary>
+    public static readonly string[] DataPackages = ["SixLabors.ImageSharp"];
 
     /// <summary>Reading and writing the workspace's template.yaml and data.yaml.</summary>
     public static readonly string[] Workspace = ["ActionKit.Pipeline/Workspace", "ActionKit.Pipeline/Yaml"];
@@ -20,8 +20,8 @@ internal static class StageCode
     /// <summary>An X3D built from a template and run by the engine on decoded clips.</summary>
     public static readonly string[] Model = ["ActionKit.Kernels", "ActionKit.Engine", Data, "ActionKit.Pipeline/Templates", .. Workspace];
 
-    /// <summary>The kernels' TensorPrimitives, JPEG decoding, the template's YAML.</summary>
-    public static readonly string[] ModelPackages = ["System.Numerics.Tensors", "SixLabors.ImageSharp", "YamlDotNet"];
+    /// <summary>The kernels' TensorPrimitives and ILGPU (the GPU backend), JPEG decoding, the template's YAML.</summary>
+    public static readonly string[] ModelPackages = ["System.Numerics.Tensors", "ILGPU", "ILGPU.Algorithms", "SixLabors.ImageSharp", "YamlDotNet"];
 
     /// <summary>Trained weights loaded and evaluated on the test root.</summary>
     public static readonly string[] Evaluation = [.. Model, "ActionKit.Pipeline/Training", "ActionKit.Pipeline/Evaluation"];
