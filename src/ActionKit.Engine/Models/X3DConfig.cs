@@ -19,6 +19,12 @@ public sealed record X3DConfig
     /// <summary>Squeeze-excitation on blocks 0, SeEvery, 2·SeEvery, ... of each stage (0: none).</summary>
     public int SeEvery { get; init; } = 2;
 
+    /// <summary>
+    /// Whether a shortcut that only strides (same width in and out) has a BatchNorm after its convolution: mmaction2's
+    /// and ActionKit's do; PyTorchVideo's (create_x3d_res_block) normalizes a shortcut only where the width changes.
+    /// </summary>
+    public bool StrideOnlyShortcutNorm { get; init; } = true;
+
     public int HeadWidth { get; init; } = 432;
     public int HeadHidden { get; init; } = 2048;
     public float Dropout { get; init; } = 0.5f;
