@@ -33,6 +33,8 @@ public partial class Program
         config.AddCommand<EvalCommand>("eval").WithDescription("Evaluate weights on a CVAT test root: performance.json (frame-wise Accuracy, video-wise metrics), confusion.png.");
         config.AddCommand<ExportCommand>("export").WithDescription("Export the trained weights to ONNX (model.onnx) and OpenVINO IR (openvino.xml + .bin), checked and evaluated.");
         config.AddCommand<OptimizeCommand>("optimize").WithDescription("Quantize the exported model to INT8 (model.int8.onnx with QDQ, openvino.xml with FakeQuantize), evaluated.");
+        config.AddCommand<ImportWeightsCommand>("import-weights").WithDescription("Import a PyTorch X3D checkpoint (mmaction2 or PyTorchVideo) as a model folder: weights.safetensors, label_schema.json, template.yaml, import.json.");
+        config.AddCommand<ExportWeightsCommand>("export-weights").WithDescription("Write ActionKit weights as safetensors under mmaction2 or PyTorchVideo names (load_state_dict strict=True).");
         config.AddCommand<PredictCommand>("predict").WithDescription("Print the top-5 classes of one video file or frames folder.");
     }
 }

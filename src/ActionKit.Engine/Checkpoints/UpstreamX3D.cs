@@ -30,6 +30,9 @@ public enum UpstreamNames
 /// </summary>
 public static partial class UpstreamX3D
 {
+    /// <summary>The pixel normalization both implementations' Kinetics-400 checkpoints were trained with: 0.45 and 0.225 of 255.</summary>
+    public const double KineticsMean = 114.75, KineticsStd = 57.375;
+
     /// <summary>Which implementation a state dict comes from, or an error naming the keys that were looked for.</summary>
     public static UpstreamNames Detect(PyTorchStateDict state)
     {

@@ -95,7 +95,10 @@ public sealed class X3DGraphBuilder
         if (Has($"{name}.short.1.weight"))
             shortcut = ConvBn($"{name}.short.0", $"{name}.short.1", x, [1, stride, stride], [0, 0, 0], 1, null);
         else if (Has($"{name}.short.0.weight"))
-            nodes.Add(new ConvNode($"{name}.short.0", shortcut = $"{name}.short.0", x, Weight($"{name}.short.0.weight"), null, [1, stride, stride], [0, 0, 0], 1));
+        {
+            shortcut = $"{name}.short.0";
+            nodes.Add(new ConvNode(shortcut, shortcut, x, Weight($"{name}.short.0.weight"), null, [1, stride, stride], [0, 0, 0], 1));
+        }
         nodes.Add(new AddNode($"{name}.add", $"{name}.sum", h, shortcut));
         nodes.Add(new UnaryNode($"{name}.relu", name, UnaryOp.Relu, $"{name}.sum"));
         return name;

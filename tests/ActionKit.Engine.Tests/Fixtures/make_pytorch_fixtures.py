@@ -9,6 +9,8 @@ zip format and the legacy format, and records two input clips (uint8 RGB pixels)
 
     /usr/bin/python3 make_pytorch_fixtures.py [OUT_DIR]                 # the committed fixtures (default: ./pytorch)
     /usr/bin/python3 make_pytorch_fixtures.py --full-size-mmaction2 CKPT # a full-size X3D-XS under mmaction2 names
+    /usr/bin/python3 make_pytorch_fixtures.py --check-export FILE mmaction2|pytorchvideo
+        # an `actionkit export-weights` file of an imported fixture: load_state_dict(strict=True), logits compared
 """
 import json
 import math
@@ -300,6 +302,42 @@ class Evil:
         return self.function, (self.argument,)
 
 
+def fixture_models(frames=4, classes=5):
+    # the stem stride 2 and four stage strides 2: 48 -> 24 -> 12 -> 6 -> 3 -> 2; PyTorchVideo pools (4, 2, 2) = global here
+    return {"mmaction2": Recognizer3D(base_channels=4, stage_blocks=[1, 2, 3, 1], num_classes=classes, head_hidden=16).eval(),
+            "pytorchvideo": Net(stem_width=4, depths=[2, 2, 2, 1], num_classes=classes, head_hidden=16, pool_kernel=(frames, 2, 2)).eval()}
+
+
+def load_safetensors(path):
+    """safetensors.torch.load_file, for the dtypes ActionKit writes (F32, I64)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + length])
+    header.pop("__metadata__", None)
+    dtypes = {"F32": torch.float32, "I64": torch.int64}
+    tensors = {}
+    for name, entry in header.items():
+        start, end = entry["data_offsets"]
+        raw = bytearray(data[8 + length + start:8 + length + end])
+        tensors[name] = torch.frombuffer(raw, dtype=dtypes[entry["dtype"]]).reshape(entry["shape"]) if raw else torch.zeros(entry["shape"], dtype=dtypes[entry["dtype"]])
+    return tensors
+
+
+def check_export(path, names, fixtures):
+    """Loads an export-weights file into the fixture model of that implementation (strict) and compares its logits."""
+    model = fixture_models()[names]
+    model.load_state_dict(load_safetensors(path), strict=True)
+    with open(os.path.join(fixtures, "expected.json")) as f:
+        record = json.load(f)
+    clips = record["clips"]
+    pixels = torch.from_numpy(__import__("numpy").fromfile(os.path.join(fixtures, clips["file"]), dtype="uint8").reshape(clips["shape"]))
+    with torch.no_grad():
+        logits = model(((pixels.float() - MEAN) / STD).permute(0, 4, 1, 2, 3).contiguous())
+    expected = torch.tensor(record["models"][names]["logits"])
+    print(f"{path}: load_state_dict(strict=True) into the {names} fixture model; max |logit - recorded| = {(logits - expected).abs().max():.3g}")
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     generator = torch.Generator().manual_seed(7)
@@ -309,11 +347,9 @@ def main(out):
     clips = ((pixels.float() - MEAN) / STD).permute(0, 4, 1, 2, 3).contiguous()  # [N, 3, T, H, W]
     record = {"clips": {"file": "clips.u8", "shape": list(pixels.shape), "mean": MEAN, "std": STD}, "torch": torch.__version__, "models": {}}
 
-    mmaction2 = Recognizer3D(base_channels=4, stage_blocks=[1, 2, 3, 1], num_classes=classes, head_hidden=16).eval()
-    # the stem stride 2 and four stage strides 2: 48 -> 24 -> 12 -> 6 -> 3 -> 2; PyTorchVideo pools (4, 2, 2) = global here
-    pytorchvideo = Net(stem_width=4, depths=[2, 2, 2, 1], num_classes=classes, head_hidden=16, pool_kernel=(frames, 2, 2)).eval()
-    for name, model, wrap in [("mmaction2", mmaction2, lambda sd: {"meta": {"epoch": 3, "note": "fixture"}, "state_dict": sd}),
-                              ("pytorchvideo", pytorchvideo, lambda sd: {"model_state": sd, "epoch": 3})]:
+    models = fixture_models()
+    for name, model, wrap in [("mmaction2", models["mmaction2"], lambda sd: {"meta": {"epoch": 3, "note": "fixture"}, "state_dict": sd}),
+                              ("pytorchvideo", models["pytorchvideo"], lambda sd: {"model_state": sd, "epoch": 3})]:
         randomize(model, generator)
         with torch.no_grad():
             logits = model(clips)
@@ -359,7 +395,9 @@ def full_size_mmaction2(path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--full-size-mmaction2":
+    if len(sys.argv) == 4 and sys.argv[1] == "--check-export":
+        check_export(sys.argv[2], sys.argv[3], os.path.join(os.path.dirname(os.path.abspath(__file__)), "pytorch"))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--full-size-mmaction2":
         full_size_mmaction2(sys.argv[2])
     else:
         main(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "pytorch"))
