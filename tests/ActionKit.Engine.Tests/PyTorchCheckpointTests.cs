@@ -135,6 +135,17 @@ public sealed class PyTorchCheckpointTests : IDisposable
         Assert.Equal(state.Tensors["cls_head.fc1.weight"].Values, model.Parameters["fc1.weight"].Value.ToArray());
     }
 
+    [Fact]
+    public void ANetworkTensorWithoutAPlaceIsRefused()
+    {
+        var state = PyTorchCheckpoint.Read(Fixture("mmaction2.zip.pth"));
+        var stem = state.Tensors["backbone.conv1_t.bn.weight"];
+        var variant = state with { Tensors = new Dictionary<string, TorchTensor>(state.Tensors) { ["backbone.conv1_s.bn.weight"] = stem } };
+        using var model = new X3D(UpstreamX3D.InferConfig(variant, UpstreamNames.MMAction2, new X3DConfig { NumClasses = 1 }), backend, seed: 5);
+        var error = Assert.Throws<CheckpointFormatException>(() => PretrainedWeights.Load(variant, UpstreamNames.MMAction2, model));
+        Assert.Contains("backbone.conv1_s.bn.weight has no place", error.Message);
+    }
+
     [Theory]
     [InlineData("evil_os_system.zip.pth", "os.system")]
     [InlineData("evil_eval.legacy.pth", "builtins.eval")]

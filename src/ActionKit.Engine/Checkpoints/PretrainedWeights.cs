@@ -30,7 +30,8 @@ public static class PretrainedWeights
     /// <summary>
     /// Copies <paramref name="state"/> into <paramref name="model"/> (built from <see cref="UpstreamX3D.InferConfig"/>,
     /// with the class count it is to have). Every backbone tensor must be there with its shape; a classifier of another
-    /// class count keeps the model's initial values and is reported, as are head tensors the checkpoint lacks.
+    /// class count keeps the model's initial values and is reported, as are head tensors the checkpoint lacks; a
+    /// network tensor the model has no place for is refused.
     /// </summary>
     public static ImportReport Load(PyTorchStateDict state, UpstreamNames names, X3D model)
     {
@@ -73,12 +74,18 @@ public static class PretrainedWeights
             else
                 missing.Add(theirs);
         }
+        // A network tensor the model has no place for means another X3D variant (say a stem with its own BN): refused,
+        // where the reference's strict=False load would drop it silently.
+        string network = names == UpstreamNames.MMAction2 ? "backbone." : "blocks.";
+        var unexpected = state.Tensors.Keys.Where(k => !used.Contains(k)).Order(StringComparer.Ordinal).ToList();
+        if (unexpected.FirstOrDefault(k => k.StartsWith(network, StringComparison.Ordinal)) is { } extra)
+            throw new CheckpointFormatException(state.Path, $"{extra} has no place in the X3D the checkpoint's other tensors describe "
+                + $"({unexpected.Count(k => k.StartsWith(network, StringComparison.Ordinal))} such tensors): another X3D variant.");
         var notes = new List<string>();
         if (names == UpstreamNames.PyTorchVideo)
             notes.Add("PyTorchVideo's head pools with an AvgPool3d of a fixed kernel before post_conv; ActionKit pools globally, "
                 + "which is the same at the input size the checkpoint was built for (X3D-XS/S 160, X3D-M 224).");
-        return new ImportReport(state.Path, state.Format, state.Location, names, mapped, reinitialized, missing,
-            [.. state.Tensors.Keys.Where(k => !used.Contains(k)).Order(StringComparer.Ordinal)], notes);
+        return new ImportReport(state.Path, state.Format, state.Location, names, mapped, reinitialized, missing, unexpected, notes);
     }
 
     /// <summary>
