@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using ActionKit.Engine.Checkpoints;
 using ActionKit.Engine.Models;
@@ -49,7 +50,7 @@ public sealed class PyTorchCheckpointTests : IDisposable
         var names = UpstreamX3D.Detect(state);
         var config = UpstreamX3D.InferConfig(state, names, new X3DConfig { NumClasses = 1 });
         Assert.Equal(implementation == "mmaction2" ? [1, 2, 3, 1] : new[] { 2, 2, 2, 1 }, config.Depths);
-        Assert.Equal(implementation == "mmaction2", config.StrideOnlyShortcutNorm);
+        Assert.Equal(implementation == "pytorchvideo", config.StrideOnlyShortcutWithoutNorm);
         using var model = new X3D(config, backend, seed: 5);
         var report = PretrainedWeights.Load(state, names, model);
         Assert.Empty(report.Missing);
@@ -111,6 +112,15 @@ public sealed class PyTorchCheckpointTests : IDisposable
             else
                 Assert.Equal(original.Values, tensor.ToFloats());
         }
+    }
+
+    /// <summary>Weights saved before PyTorchVideo's shortcut existed, and every model trained here, keep their bytes.</summary>
+    [Fact]
+    public void TheShortcutFlagIsLeftOutOfADefaultSavedConfiguration()
+    {
+        Assert.DoesNotContain(nameof(X3DConfig.StrideOnlyShortcutWithoutNorm), JsonSerializer.Serialize(new X3DConfig { NumClasses = 2 }));
+        var flagged = JsonSerializer.Serialize(new X3DConfig { NumClasses = 2, StrideOnlyShortcutWithoutNorm = true });
+        Assert.True(JsonSerializer.Deserialize<X3DConfig>(flagged)!.StrideOnlyShortcutWithoutNorm);
     }
 
     [Fact]

@@ -25,7 +25,7 @@ public sealed class X3DExportTests
     /// <summary>A tiny X3D whose every parameter and BN statistic is random, so no folded term can hide behind a zero or a one.</summary>
     internal static X3D RandomNetwork(IBackend backend, int seed = 5, bool strideOnlyShortcutNorm = true)
     {
-        var network = new X3D(TinyConfig with { StrideOnlyShortcutNorm = strideOnlyShortcutNorm }, backend, seed: 1);
+        var network = new X3D(TinyConfig with { StrideOnlyShortcutWithoutNorm = !strideOnlyShortcutNorm }, backend, seed: 1);
         var random = new Random(seed);
         foreach (var parameter in network.Parameters.Parameters)
         {

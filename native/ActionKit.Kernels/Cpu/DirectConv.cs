@@ -311,7 +311,9 @@ internal static unsafe class DirectConv<TDense> where TDense : struct, IFlag
             float* dOutputRow = dOutput + (((long)n * g.OutDepth + z) * g.OutHeight + y) * g.OutWidth * g.OutChannels;
             bool slides = !TDense.IsOn && g.KernelWidth == 3 && g.StrideWidth <= 2;
             int interiorStart = slides ? (g.PadWidth + g.StrideWidth - 1) / g.StrideWidth : int.MaxValue;
-            int interiorEnd = slides && g.InWidth - 3 + g.PadWidth >= 0 ? Math.Min(g.OutWidth, (g.InWidth - 3 + g.PadWidth) / g.StrideWidth + 1) : int.MaxValue;
+            // No interior column when the row is narrower than the kernel after padding (X3D's last stage at small crops: a 1-wide row).
+            int interiorEnd = !slides ? int.MaxValue
+                : g.InWidth - 3 + g.PadWidth >= 0 ? Math.Min(g.OutWidth, (g.InWidth - 3 + g.PadWidth) / g.StrideWidth + 1) : 0;
             if (interiorEnd <= interiorStart)
                 (interiorStart, interiorEnd) = (int.MaxValue, int.MaxValue);
             for (int i = 0; i < zTaps.Count; i++)

@@ -97,7 +97,7 @@ public static class PretrainedWeights
     {
         var config = model.Config;
         bool hasStrideOnlyShortcut = config.StemWidth == config.Widths[0];
-        if (hasStrideOnlyShortcut && config.StrideOnlyShortcutNorm != (names == UpstreamNames.MMAction2))
+        if (hasStrideOnlyShortcut && config.StrideOnlyShortcutWithoutNorm != (names == UpstreamNames.PyTorchVideo))
             throw new CheckpointFormatException(source, names == UpstreamNames.PyTorchVideo
                 ? "this model has a BatchNorm on its first block's stride-only shortcut (blocks.0.short.1), which PyTorchVideo's X3D does not have; "
                     + "export it under mmaction2 names."

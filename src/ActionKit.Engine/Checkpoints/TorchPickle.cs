@@ -244,13 +244,10 @@ static class TorchPickle
                 case (byte)'g': // GET
                     Push(memo.GetValueOrDefault(long.TryParse(Line(), out var getKey) ? getKey : -1));
                     break;
-                case (byte)'c': // GLOBAL
-                {
-                    string module = Line(), name = Line();
-                    CheckGlobal(module, name);
+                case (byte)'c': // GLOBAL: the module, then the name, each on its own line
+                    CheckGlobal(Line(), Line());
                     Push(null);
                     break;
-                }
                 case 0x93: // STACK_GLOBAL
                     if (below is null || top is null)
                         throw new CheckpointFormatException(file, $"{what} builds a global's name at run time (STACK_GLOBAL without literal strings); refused.");

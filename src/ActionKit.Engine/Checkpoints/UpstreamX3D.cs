@@ -21,7 +21,7 @@ public enum UpstreamNames
 /// - PyTorchVideo's stem is a Conv2plus1d whose <c>conv_t</c> slot holds the spatial 1x3x3 convolution and whose
 ///   <c>conv_xy</c> slot the temporal 5x1x1 one (create_x3d_stem); mmaction2 names them conv1_s and conv1_t.
 /// - PyTorchVideo normalizes a shortcut only where the width changes (no branch1_norm on the first block of the first
-///   stage); mmaction2's downsample always has its BN (<see cref="X3DConfig.StrideOnlyShortcutNorm"/>).
+///   stage); mmaction2's downsample always has its BN (<see cref="X3DConfig.StrideOnlyShortcutWithoutNorm"/>).
 /// - PyTorchVideo's head is ProjectedPool (pre_conv, pre_norm, ReLU, AvgPool3d of a fixed kernel, 1x1x1 post_conv,
 ///   ReLU) then proj; the fixed pool equals ActionKit's global pooling at the input size it was built for.
 ///   mmaction2's conv5 is the backbone's last ConvModule and its head pools globally before fc1 (Linear, no bias).
@@ -77,9 +77,9 @@ public static partial class UpstreamX3D
         string head = n.Head(widths.Count, "conv5.0.weight");
         string hidden = n.Head(widths.Count, "fc1.weight");
         string classifier = n.Head(widths.Count, "fc2.weight");
-        bool strideOnlyNorm = stem == widths[0]
-            ? state.Tensors.ContainsKey(n.Block(0, 0, "short.1.weight"))
-            : defaults.StrideOnlyShortcutNorm;
+        bool strideOnlyWithoutNorm = stem == widths[0]
+            ? !state.Tensors.ContainsKey(n.Block(0, 0, "short.1.weight"))
+            : defaults.StrideOnlyShortcutWithoutNorm;
         return defaults with
         {
             NumClasses = numClasses ?? (state.Tensors.TryGetValue(classifier, out var fc2) ? fc2.Shape[0] : defaults.NumClasses),
@@ -89,7 +89,7 @@ public static partial class UpstreamX3D
             BottleneckFactor = (double)inner[0] / widths[0],
             SeEvery = seEvery,
             SeRatio = seEvery == 0 ? 0 : defaults.SeRatio > 0 ? defaults.SeRatio : 0.0625,
-            StrideOnlyShortcutNorm = strideOnlyNorm,
+            StrideOnlyShortcutWithoutNorm = strideOnlyWithoutNorm,
             HeadWidth = Shape(head)[0],
             HeadHidden = state.Tensors.TryGetValue(hidden, out var fc1) ? fc1.Shape[0] : defaults.HeadHidden,
         };

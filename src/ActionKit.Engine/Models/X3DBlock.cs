@@ -35,7 +35,7 @@ public sealed class X3DBlock : Layer
         if (inChannels != outChannels || stride > 1)
         {
             shortcut = new PointwiseConv3d(store, backend, $"{name}.short.0", inChannels, outChannels, stride);
-            if (inChannels != outChannels || config.StrideOnlyShortcutNorm)
+            if (inChannels != outChannels || !config.StrideOnlyShortcutWithoutNorm)
                 shortcutNorm = new BatchNorm3d(store, backend, $"{name}.short.1", outChannels, eps, momentum, Activation.None);
         }
     }

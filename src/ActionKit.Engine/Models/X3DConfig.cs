@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace ActionKit.Engine.Models;
 
 /// <summary>
@@ -20,10 +22,12 @@ public sealed record X3DConfig
     public int SeEvery { get; init; } = 2;
 
     /// <summary>
-    /// Whether a shortcut that only strides (same width in and out) has a BatchNorm after its convolution: mmaction2's
-    /// and ActionKit's do; PyTorchVideo's (create_x3d_res_block) normalizes a shortcut only where the width changes.
+    /// True where a shortcut that only strides (same width in and out) has no BatchNorm after its convolution, as in
+    /// PyTorchVideo (create_x3d_res_block normalizes a shortcut only where the width changes); mmaction2's and
+    /// ActionKit's have one. Left out of saved configurations when false.
     /// </summary>
-    public bool StrideOnlyShortcutNorm { get; init; } = true;
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool StrideOnlyShortcutWithoutNorm { get; init; }
 
     public int HeadWidth { get; init; } = 432;
     public int HeadHidden { get; init; } = 2048;

@@ -56,7 +56,7 @@ public sealed record PretrainedCheckpoint(PyTorchStateDict State, UpstreamNames 
         var notes = new List<string>();
         if (!config.Depths.SequenceEqual(expected.Depths))
             notes.Add($"depths [{string.Join(", ", config.Depths)}] taken from the checkpoint (template {template.Name}: [{string.Join(", ", expected.Depths)}])");
-        if (config.StemWidth == config.Widths[0] && !config.StrideOnlyShortcutNorm)
+        if (config.StemWidth == config.Widths[0] && config.StrideOnlyShortcutWithoutNorm)
             notes.Add("the first block's stride-only shortcut has no BatchNorm, as in PyTorchVideo");
         return new PretrainedCheckpoint(state, names, config, notes);
     }
