@@ -22,7 +22,7 @@ public sealed record PretrainedCheckpoint(PyTorchStateDict State, UpstreamNames 
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+        Converters = { new JsonStringEnumConverter() }, // MMAction2, PyTorchVideo
     };
 
     /// <summary>
