@@ -49,9 +49,10 @@ public static class PyTorchCheckpoint
             var pickleEntry = archive.Entries.FirstOrDefault(e => e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal) && e.FullName.Count(c => c == '/') == 1)
                 ?? throw new CheckpointFormatException(path, "zip archive without <name>/data.pkl: not a PyTorch checkpoint.");
             string prefix = pickleEntry.FullName[..^"data.pkl".Length];
-            if (archive.GetEntry(prefix + "byteorder") is { } order && ReadEntry(path, order, 16) is var text
-                && System.Text.Encoding.ASCII.GetString(text).Trim() != "little")
-                throw new CheckpointFormatException(path, $"{prefix}byteorder says {System.Text.Encoding.ASCII.GetString(text).Trim()}; ActionKit reads little-endian checkpoints.");
+            // An archive without one (older PyTorch) is read as little-endian.
+            string byteOrder = archive.GetEntry(prefix + "byteorder") is { } order ? System.Text.Encoding.ASCII.GetString(ReadEntry(path, order, 16)).Trim() : "little";
+            if (byteOrder != "little")
+                throw new CheckpointFormatException(path, $"{prefix}byteorder says {byteOrder}; ActionKit reads little-endian checkpoints.");
             var storages = new Dictionary<string, TorchStorageRef>();
             var pickle = ReadEntry(path, pickleEntry, bytes.Length * 4L);
             var (root, end) = TorchPickle.Load(path, pickle, 0, pickleEntry.FullName, storages);

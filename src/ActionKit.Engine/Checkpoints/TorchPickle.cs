@@ -53,9 +53,6 @@ static class TorchPickle
 
     static readonly Dictionary<string, IObjectConstructor> Allowed = BuildAllowList();
 
-    /// <summary>The globals a checkpoint may name, as "module.name".</summary>
-    public static IReadOnlyCollection<string> AllowedGlobals => Allowed.Keys;
-
     static TorchPickle()
     {
         // Razorvine looks constructors up in one process-wide table; ours replace any default for these names, and
@@ -292,12 +289,13 @@ static class TorchPickle
         ? [.. items.Select(ToLong)]
         : throw new InvalidCastException($"expected a tuple of integers, found {tuple?.GetType().Name ?? "None"}");
 
-    /// <summary>A dict whose pickle may carry instance state (a state dict's _metadata), which is kept apart and unused.</summary>
+    /// <summary>A dict whose pickle may carry instance state (a state dict's _metadata), which a state dict does not need.</summary>
     sealed class TorchOrderedDict : Hashtable
     {
-        public void __setstate__(Hashtable state) => State = state;
-
-        public Hashtable? State { get; private set; }
+        // Razorvine's BUILD opcode calls __setstate__ by name.
+        public void __setstate__(Hashtable state)
+        {
+        }
     }
 
     sealed class OrderedDictConstructor : IObjectConstructor
