@@ -20,6 +20,7 @@ var pipelineOptions = new (string Name, string Value, string Help)[]
     ("epochs", "N", "training epochs [the template's]"),
     ("batch-size", "N", "training batch size [the template's]"),
     ("lr", "RATE", "learning rate [the template's]"),
+    ("load-from", "PATH", "Build/Train: fine-tune from a PyTorch X3D checkpoint, mmaction2 or PyTorchVideo names [none]"),
     ("resume", "", "Train continues an interrupted run of the same key from its last epoch"),
     ("workers", "N", "loader threads [the cores, at most 4]"),
     ("clips", "N", "Eval, Export, Optimize: clips per video, scores averaged [the template's]"),

@@ -34,6 +34,8 @@ public partial class Program
         config.AddCommand<ExportCommand>("export").WithDescription("Export the trained weights to ONNX (model.onnx) and OpenVINO IR (openvino.xml + .bin), checked and evaluated.");
         config.AddCommand<OptimizeCommand>("optimize").WithDescription("Quantize the exported model to INT8 (model.int8.onnx with QDQ, openvino.xml with FakeQuantize), evaluated.");
         config.AddCommand<ExplainCommand>("explain").WithDescription("Write a saliency map over space and time of one video's prediction (Grad-CAM or gradient) as a PNG strip and a .npy array.");
+        config.AddCommand<ImportWeightsCommand>("import-weights").WithDescription("Import a PyTorch X3D checkpoint (mmaction2 or PyTorchVideo) as a model folder: weights.safetensors, label_schema.json, template.yaml, import.json.");
+        config.AddCommand<ExportWeightsCommand>("export-weights").WithDescription("Write ActionKit weights as safetensors under mmaction2 or PyTorchVideo names (load_state_dict strict=True).");
         config.AddCommand<PredictCommand>("predict").WithDescription("Print the top-5 classes of one video file or frames folder.");
     }
 }

@@ -1,6 +1,7 @@
 using ActionKit.Data.Hmdb51;
 using ActionKit.Pipeline.Parameters;
 using ActionKit.Pipeline.Templates;
+using ActionKit.Pipeline.Training;
 
 namespace ActionKit.Pipeline;
 
@@ -56,13 +57,19 @@ public sealed record PipelineContext
             ? FullPath(Params.Template)
             : null;
 
-    /// <summary>The template in force: found by id, name or path, inheritance resolved, params' train overrides applied.</summary>
+    /// <summary>
+    /// The template in force: found by id, name or path, inheritance resolved, params' train overrides applied; with a
+    /// load_from, the checkpoint's path relative to the root and the normalization its weights expect.
+    /// </summary>
     public ModelTemplate ResolveTemplate()
     {
         var catalog = TemplateCatalog.Embedded;
-        var template = TemplateFile is { } file ? catalog.LoadFile(file) : catalog.Find(Params.Template);
-        return TemplateCatalog.ApplyOverrides(template, Params.Train);
+        var template = TemplateCatalog.ApplyOverrides(TemplateFile is { } file ? catalog.LoadFile(file) : catalog.Find(Params.Template), Params.Train);
+        return PretrainedFile(template) is { } pretrained ? PretrainedCheckpoint.ForFineTuning(template, DisplayPath(pretrained)) : template;
     }
+
+    /// <summary>The checkpoint a template fine-tunes from (its load_from, relative to the root), or null.</summary>
+    public string? PretrainedFile(ModelTemplate template) => string.IsNullOrEmpty(template.LoadFrom) ? null : FullPath(template.LoadFrom);
 
     /// <summary>An absolute path for <paramref name="path"/>, which may be relative to the root.</summary>
     public string FullPath(string path) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(path, Root));

@@ -8,7 +8,7 @@ namespace ActionKit.Cli.Tests;
 public sealed partial class CliTests : IDisposable
 {
     // A synthetic dataset of 8 classes x 2 videos x 2-3 frames of 16x16: the whole pipeline runs in about a second.
-    private const string TinyParams = """
+    internal const string TinyParams = """
         synth: { videos_per_class: 2, val_videos_per_class: 1, min_frames: 2, max_frames: 3, width: 16, height: 16, seed: 5 }
         """;
 
@@ -164,7 +164,7 @@ public sealed partial class CliTests : IDisposable
         Assert.Equal(cliNames.Order(), cakeNames.Order());
     }
 
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         var folder = new DirectoryInfo(AppContext.BaseDirectory);
         while (folder is not null && !File.Exists(Path.Combine(folder.FullName, "Pipeline.sln")))

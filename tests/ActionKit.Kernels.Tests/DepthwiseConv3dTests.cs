@@ -6,7 +6,7 @@ public unsafe class DepthwiseConv3dTests
 {
     /// <summary>X3D's two depthwise shapes (3x3x3 pad 1, stride 1 and 2; the stem's 5x1x1 pad (2,0,0)), channel
     /// counts that no vector width divides or that are below every width, batch 1, odd sizes, kernels wider than
-    /// the input, and uneven kernels, strides and pads.</summary>
+    /// the input, uneven kernels, strides and pads, and a 1x1 row strided by 2 (X3D's last stage at a 16-pixel crop).</summary>
     public static TheoryData<ConvGeometry> Geometries => new()
     {
         new(2, 4, 6, 5, 24, 24, 3, 3, 3, PadDepth: 1, PadHeight: 1, PadWidth: 1),
@@ -17,6 +17,7 @@ public unsafe class DepthwiseConv3dTests
         new(2, 3, 3, 3, 3, 3, 3, 3, 3, PadDepth: 1, PadHeight: 1, PadWidth: 1),
         new(1, 1, 1, 2, 20, 20, 3, 3, 3, 1, 1, 2, 1, 1, 1),
         new(1, 5, 6, 7, 17, 17, 2, 3, 1, 2, 1, 3, 0, 1, 0),
+        new(2, 4, 1, 1, 72, 72, 3, 3, 3, 1, 2, 2, 1, 1, 1),
     };
 
     [Theory]

@@ -42,6 +42,22 @@ public sealed partial class DvcYamlTests
         }
     }
 
+    /// <summary>
+    /// A load_from checkpoint enters Build's key by its content; DVC cannot declare a dependency that only exists when
+    /// a param is set, so dvc.yaml's build stage sees it through its params (train, which holds load_from).
+    /// </summary>
+    [Fact]
+    public void Build_hashes_the_load_from_checkpoint_and_dvc_sees_it_through_params_train()
+    {
+        var parameters = ParamsLoader.Load(Path.Combine(repository, ParamsLoader.FileName), [new ParamOverride("train.load_from", "pretrained/x3d.pth", "--load-from")]);
+        var context = new PipelineContext(repository, parameters);
+        var declared = StageGraph.Default["build"].Declare(context);
+        Assert.Contains(Path.Combine(repository, "pretrained", "x3d.pth"), declared.Inputs);
+        Assert.Equal("pretrained/x3d.pth", context.ResolveTemplate().LoadFrom);
+        Assert.Contains("train", ReadStages(parameters)["build"].Params);
+        Assert.Contains("load_from", File.ReadAllText(Path.Combine(repository, "dvc.yaml")));
+    }
+
     [Fact]
     public void Build_cake_has_one_task_per_stage_calling_its_verb()
     {

@@ -64,6 +64,26 @@ public sealed class TrainingTests(TinyDataset data) : IClassFixture<TinyDataset>
     static byte[] Weights(string output) => File.ReadAllBytes(Path.Combine(output, Trainer.ModelsFolder, TrainedModel.WeightsFileName));
 
     [Fact]
+    public void FineTunesFromAPyTorchVideoCheckpointWithANewClassifier()
+    {
+        using var output = new TempFolder();
+        string checkpoint = Path.Combine(ParamsLoaderTests.FindRepositoryRoot(), "tests", "ActionKit.Engine.Tests", "Fixtures", "pytorch", "pytorchvideo.zip.pth");
+        var tiny = TinyDataset.Template(epochs: 1);
+        var template = PretrainedCheckpoint.ForFineTuning(tiny with { Model = tiny.Model with { Widths = [4, 8, 16, 32], Depths = [1, 1, 1, 1], HeadWidth = 72 } }, checkpoint);
+        using var cancellation = new CancellationTokenSource();
+        Trainer.Run(new TrainingRun(output.Path, template, data.Labels, data.Train, data.Val, "cpu", Workers: 1, Pretrained: checkpoint), null, cancellation.Token);
+
+        var report = PretrainedCheckpoint.LoadReport(output.Combine(Trainer.ModelsFolder, PretrainedCheckpoint.ReportFileName));
+        Assert.Equal(["blocks.5.proj.bias", "blocks.5.proj.weight"], report.Reinitialized.Select(r => r.Key).Order());
+        Assert.Equal(175, report.Mapped.Count);
+        Assert.Contains(report.Notes, note => note.StartsWith("depths [2, 2, 2, 1]", StringComparison.Ordinal));
+        using var model = TrainedModel.Load(output.Combine(Trainer.ModelsFolder, TrainedModel.WeightsFileName), new Engine.CpuBackend());
+        Assert.Equal([2, 2, 2, 1], model.Network.Config.Depths);
+        Assert.True(model.Network.Config.StrideOnlyShortcutWithoutNorm);
+        Assert.Equal([114.75, 114.75, 114.75], model.Template.Data.Mean);
+    }
+
+    [Fact]
     public void WritesTheReferenceOutputsAndIsDeterministic()
     {
         using var first = new TempFolder();

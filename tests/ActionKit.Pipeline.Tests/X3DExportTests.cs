@@ -23,9 +23,9 @@ public sealed class X3DExportTests
         new(frames, 2, 1, size, size, size, (0.5, 1), (0.75, 1.33), 0.5, [110f, 100f, 90f], [60f, 55f, 50f]);
 
     /// <summary>A tiny X3D whose every parameter and BN statistic is random, so no folded term can hide behind a zero or a one.</summary>
-    internal static X3D RandomNetwork(IBackend backend, int seed = 5)
+    internal static X3D RandomNetwork(IBackend backend, int seed = 5, bool strideOnlyShortcutNorm = true)
     {
-        var network = new X3D(TinyConfig, backend, seed: 1);
+        var network = new X3D(TinyConfig with { StrideOnlyShortcutWithoutNorm = !strideOnlyShortcutNorm }, backend, seed: 1);
         var random = new Random(seed);
         foreach (var parameter in network.Parameters.Parameters)
         {
@@ -54,11 +54,15 @@ public sealed class X3DExportTests
         return (pixels, normalized);
     }
 
-    [Fact]
-    public void TheExportedGraphComputesWhatTheEngineComputes()
+    /// <summary>Also without the first block's shortcut BN, as PyTorchVideo's X3D has it.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void TheExportedGraphComputesWhatTheEngineComputes(bool strideOnlyShortcutNorm)
     {
         using var backend = new CpuBackend();
-        using var network = RandomNetwork(backend);
+        using var network = RandomNetwork(backend, strideOnlyShortcutNorm: strideOnlyShortcutNorm);
+        Assert.Equal(strideOnlyShortcutNorm, network.Parameters.Parameters.Any(p => p.Name == "blocks.0.short.1.weight"));
         var preprocessing = Preprocessing(frames: 6, size: 20);
         var graph = X3DGraphBuilder.Build(network, preprocessing, ["a", "b", "c"], new Dictionary<string, string>());
         var (pixels, normalized) = Clips(preprocessing, batch: 2, seed: 3);

@@ -60,6 +60,10 @@ public class PipelineSettings : CommandSettings
     [Description("Learning rate (params: train.learning_rate).")]
     public double? LearningRate { get; init; }
 
+    [CommandOption("--load-from <PATH>")]
+    [Description("Build/Train: fine-tune from a PyTorch X3D checkpoint, mmaction2 or PyTorchVideo names (params: train.load_from).")]
+    public string? LoadFrom { get; init; }
+
     [CommandOption("--resume")]
     [Description("Train: continue an interrupted run of the same key from its last epoch (models/last.ckpt).")]
     public bool Resume { get; init; }
@@ -106,6 +110,7 @@ public class PipelineSettings : CommandSettings
         Add("train.epochs", Epochs, "--epochs");
         Add("train.batch_size", BatchSize, "--batch-size");
         Add("train.learning_rate", LearningRate, "--lr");
+        Add("train.load_from", LoadFrom, "--load-from");
         Add("eval.clips", Clips, "--clips");
         Add("eval.crops", Crops, "--crops");
         return overrides;

@@ -85,6 +85,9 @@ public sealed class TrainCommand(IAnsiConsole console) : StageCommand<PipelineSe
         var epochs = File.ReadLines(path).Where(line => line.Length > 0).Select(EpochMetrics.FromJsonLine).ToList();
         if (epochs.Count == 0)
             return;
+        string import = Path.Combine(context.Workspace, Trainer.ModelsFolder, PretrainedCheckpoint.ReportFileName);
+        if (File.Exists(import))
+            ImportTable.Print(Console, PretrainedCheckpoint.LoadReport(import), context);
         var best = epochs.MaxBy(e => e.ValTop1)!;
         Console.MarkupLineInterpolated($"  {epochs.Count} epochs; best val top-1 {best.ValTop1:F4} (mean class {best.ValMeanClassAccuracy:F4}) at epoch {best.Epoch}; {context.DisplayPath(Path.Combine(context.Workspace, Trainer.ModelsFolder, TrainedModel.WeightsFileName))}");
     }

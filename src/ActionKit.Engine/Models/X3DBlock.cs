@@ -6,7 +6,7 @@ namespace ActionKit.Engine.Models;
 /// <summary>
 /// X3D bottleneck: 1x1x1 (BN, ReLU) → depthwise 3x3x3 with spatial stride (BN) → optional SE → Swish →
 /// 1x1x1 (BN) → + shortcut (identity, or strided 1x1x1 + BN) → ReLU. PyTorch names a.0, a.1, b, b_bn, se, c.0, c.1,
-/// short.0, short.1. The Swish is fused into the SE's channel scale, or into b_bn where there is no SE.
+/// short.0, short.1 (no short.1 on a stride-only shortcut where the config says so). The Swish is fused into the SE's channel scale, or into b_bn where there is no SE.
 /// </summary>
 public sealed class X3DBlock : Layer
 {
@@ -35,7 +35,8 @@ public sealed class X3DBlock : Layer
         if (inChannels != outChannels || stride > 1)
         {
             shortcut = Child(new PointwiseConv3d(store, backend, $"{name}.short.0", inChannels, outChannels, stride));
-            shortcutNorm = Child(new BatchNorm3d(store, backend, $"{name}.short.1", outChannels, eps, momentum, Activation.None));
+            if (inChannels != outChannels || !config.StrideOnlyShortcutWithoutNorm)
+                shortcutNorm = Child(new BatchNorm3d(store, backend, $"{name}.short.1", outChannels, eps, momentum, Activation.None));
         }
     }
 
@@ -47,7 +48,7 @@ public sealed class X3DBlock : Layer
         if (squeeze is not null)
             h = squeeze.Forward(h);
         h = projectNorm.Forward(project.Forward(h), training);
-        var skip = shortcut is null ? x : shortcutNorm!.Forward(shortcut.Forward(x), training);
+        var skip = shortcut is null ? x : shortcutNorm is null ? shortcut.Forward(x) : shortcutNorm.Forward(shortcut.Forward(x), training);
         Ensure(ref output, h.Shape);
         Backend.Add(output!, h, skip, relu: true);
         return output!;
@@ -67,7 +68,8 @@ public sealed class X3DBlock : Layer
             dh = squeeze.Backward(dh, overwriteGradient: true);
         dh = depthwise.Backward(depthwiseNorm.Backward(dh, overwriteGradient: true));
         var dx = expand.Backward(expandNorm.Backward(dh, overwriteGradient: true));
-        var dSkip = shortcut is null ? joined : shortcut.Backward(shortcutNorm!.Backward(joined, overwriteGradient: true));
+        var dSkip = shortcut is null ? joined
+            : shortcut.Backward(shortcutNorm is null ? joined : shortcutNorm.Backward(joined, overwriteGradient: true));
         Backend.AddInPlace(dx, dSkip);
         return dx;
     }

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace ActionKit.Engine.Models;
 
 /// <summary>
@@ -18,6 +20,14 @@ public sealed record X3DConfig
 
     /// <summary>Squeeze-excitation on blocks 0, SeEvery, 2·SeEvery, ... of each stage (0: none).</summary>
     public int SeEvery { get; init; } = 2;
+
+    /// <summary>
+    /// True where a shortcut that only strides (same width in and out) has no BatchNorm after its convolution, as in
+    /// PyTorchVideo (create_x3d_res_block normalizes a shortcut only where the width changes); mmaction2's and
+    /// ActionKit's have one. Left out of saved configurations when false.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool StrideOnlyShortcutWithoutNorm { get; init; }
 
     public int HeadWidth { get; init; } = 432;
     public int HeadHidden { get; init; } = 2048;

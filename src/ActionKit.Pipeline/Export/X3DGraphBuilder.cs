@@ -90,8 +90,15 @@ public sealed class X3DGraphBuilder
             h = $"{name}.swish";
         }
         h = ConvBn($"{name}.c.0", $"{name}.c.1", h, [1, 1, 1], [0, 0, 0], 1, null);
-        bool projectedShortcut = Has($"{name}.short.0.weight");
-        var shortcut = projectedShortcut ? ConvBn($"{name}.short.0", $"{name}.short.1", x, [1, stride, stride], [0, 0, 0], 1, null) : x;
+        // A strided or widening shortcut convolution, with its BN (PyTorchVideo's stride-only shortcut has none).
+        string shortcut = x;
+        if (Has($"{name}.short.1.weight"))
+            shortcut = ConvBn($"{name}.short.0", $"{name}.short.1", x, [1, stride, stride], [0, 0, 0], 1, null);
+        else if (Has($"{name}.short.0.weight"))
+        {
+            shortcut = $"{name}.short.0";
+            nodes.Add(new ConvNode(shortcut, shortcut, x, Weight($"{name}.short.0.weight"), null, [1, stride, stride], [0, 0, 0], 1));
+        }
         nodes.Add(new AddNode($"{name}.add", $"{name}.sum", h, shortcut));
         nodes.Add(new UnaryNode($"{name}.relu", name, UnaryOp.Relu, $"{name}.sum"));
         return name;

@@ -37,6 +37,9 @@ public sealed record TrainParams
     public int? Epochs { get; init; }
     public int? BatchSize { get; init; }
     public double? LearningRate { get; init; }
+
+    /// <summary>A PyTorch X3D checkpoint to fine-tune from (the template's load_from); null keeps the template's.</summary>
+    public string? LoadFrom { get; init; }
 }
 
 /// <summary>Evaluation's views per video (mmaction2's multi-view testing): softmax scores are averaged over them.</summary>

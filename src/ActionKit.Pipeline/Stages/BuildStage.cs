@@ -1,6 +1,7 @@
 using ActionKit.Data;
 using ActionKit.Data.Cvat;
 using ActionKit.Data.Hmdb51;
+using ActionKit.Pipeline.Training;
 using ActionKit.Pipeline.Workspace;
 
 namespace ActionKit.Pipeline.Stages;
@@ -13,24 +14,39 @@ public sealed class BuildStage : IStage
 {
     public string Name => "build";
 
-    public StageDeclaration Declare(PipelineContext context) => new(
-        Home: context.Workspace,
-        Outputs: [WorkspaceTemplate.FileName, WorkspaceData.FileName],
-        Inputs: [Path.Combine(context.CvatRoot, Hmdb51ToCvat.TrainFolder), Path.Combine(context.CvatRoot, Hmdb51ToCvat.ValidFolder),
-            .. context.TemplateFile is { } file ? new[] { file } : []],
-        Params: ["template", "train"],
-        Upstream: ["convert"],
-        // The template code reaches the key through the template in force it resolves (Contents).
-        Code: [StageCode.Data, .. StageCode.Workspace, "ActionKit.Pipeline/Stages/BuildStage.cs"],
-        Packages: ["YamlDotNet"],
-        // A built-in template changes with ActionKit's code, not with a file the stage could hash.
-        Contents: new Dictionary<string, string> { ["template in force"] = WorkspaceTemplate.Serialize(context.ResolveTemplate()) });
+    public StageDeclaration Declare(PipelineContext context)
+    {
+        var template = context.ResolveTemplate();
+        return new(
+            Home: context.Workspace,
+            Outputs: [WorkspaceTemplate.FileName, WorkspaceData.FileName],
+            // The checkpoint to fine-tune from enters the key by its content.
+            Inputs: [Path.Combine(context.CvatRoot, Hmdb51ToCvat.TrainFolder), Path.Combine(context.CvatRoot, Hmdb51ToCvat.ValidFolder),
+                .. context.TemplateFile is { } file ? new[] { file } : [],
+                .. context.PretrainedFile(template) is { } pretrained ? new[] { pretrained } : []],
+            Params: ["template", "train"],
+            Upstream: ["convert"],
+            // The template code reaches the key through the template in force it resolves (Contents); the checkpoint
+            // check and the normalization it carries into the template through the pretrained-checkpoint code.
+            Code: [StageCode.Data, .. StageCode.Workspace, "ActionKit.Engine/Checkpoints", "ActionKit.Pipeline/Training/PretrainedCheckpoint.cs",
+                "ActionKit.Pipeline/Stages/BuildStage.cs"],
+            Packages: ["YamlDotNet", "Razorvine.Pickle"],
+            // A built-in template changes with ActionKit's code, not with a file the stage could hash.
+            Contents: new Dictionary<string, string> { ["template in force"] = WorkspaceTemplate.Serialize(template) });
+    }
 
     public void Run(PipelineContext context, string workFolder, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {
         var template = context.ResolveTemplate();
         var train = CvatDataset.Open(Path.Combine(context.CvatRoot, Hmdb51ToCvat.TrainFolder));
         var valid = CvatDataset.Open(Path.Combine(context.CvatRoot, Hmdb51ToCvat.ValidFolder));
+        if (context.PretrainedFile(template) is { } pretrained)
+        {
+            // Refused here, before the workspace changes, when it is not an X3D of the template's network.
+            var checkpoint = PretrainedCheckpoint.Open(pretrained, template, train.Labels.Union(valid.Labels).Count());
+            progress?.Report(new WorkProgress("pretrained", 1, 1, $"fine-tuning from {context.DisplayPath(pretrained)} ({checkpoint.Names}, "
+                + $"{checkpoint.State.Format} format): {PretrainedCheckpoint.NormalizationNote(template)}"));
+        }
         var validSubset = new DataSubset { Root = context.DisplayPath(valid.Root), Videos = valid.Videos.Count };
         var data = new WorkspaceData
         {

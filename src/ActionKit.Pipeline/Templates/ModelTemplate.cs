@@ -10,6 +10,12 @@ public sealed record ModelTemplate
     public TemplateModel Model { get; init; } = new();
     public TemplateData Data { get; init; } = new();
     public HyperParameters HyperParameters { get; init; } = new();
+
+    /// <summary>
+    /// A PyTorch X3D checkpoint (mmaction2 or PyTorchVideo names) to fine-tune from, as the reference's load_from;
+    /// relative to the pipeline root. Null: train from random weights.
+    /// </summary>
+    public string? LoadFrom { get; init; }
 }
 
 /// <summary>The X3D network's shape (x3d.md): stage widths and depths, bottleneck expansion, squeeze-excitation, head.</summary>

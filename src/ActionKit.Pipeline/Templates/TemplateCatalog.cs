@@ -50,6 +50,7 @@ public sealed class TemplateCatalog
                 BatchSize = train.BatchSize ?? hp.BatchSize,
                 LearningRate = train.LearningRate ?? hp.LearningRate,
             },
+            LoadFrom = train.LoadFrom ?? template.LoadFrom,
         };
         ThrowIfInvalid(overridden, $"{template.Id} with params.yaml's train overrides");
         return overridden;

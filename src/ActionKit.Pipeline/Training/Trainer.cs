@@ -22,6 +22,7 @@ namespace ActionKit.Pipeline.Training;
 /// <param name="Device">auto, cpu or cuda.</param>
 /// <param name="Resume">Continue from models/last.ckpt in <paramref name="OutputFolder"/> when there is one.</param>
 /// <param name="Workers">Loader threads decoding and augmenting ahead of the trainer.</param>
+/// <param name="Pretrained">A PyTorch X3D checkpoint to start from (the template's load_from, resolved), or null.</param>
 public sealed record TrainingRun(
     string OutputFolder,
     ModelTemplate Template,
@@ -30,7 +31,8 @@ public sealed record TrainingRun(
     IReadOnlyList<LabeledVideo> Val,
     string Device = "auto",
     bool Resume = false,
-    int Workers = 2);
+    int Workers = 2,
+    string? Pretrained = null);
 
 /// <summary>What a finished run reports: the epochs it trained, the best validation top-1 and its epoch.</summary>
 public sealed record TrainingSummary(IReadOnlyList<EpochMetrics> Epochs, double BestValTop1, int BestEpoch, bool StoppedEarly);
@@ -52,6 +54,7 @@ public static class Trainer
     public static TrainingSummary Run(TrainingRun run, IProgress<WorkProgress>? progress, CancellationToken cancellationToken)
     {
         var hp = run.Template.HyperParameters;
+        var pretrained = run.Pretrained is { } checkpoint ? PretrainedCheckpoint.Open(checkpoint, run.Template, run.Labels.Count) : null;
         string models = Path.Combine(run.OutputFolder, ModelsFolder);
         string lastCheckpoint = Path.Combine(models, LastCheckpointFileName);
         if (!run.Resume)
@@ -60,7 +63,14 @@ public static class Trainer
         TrainedModel.SaveCompanions(models, LabelSchema.FromNames(run.Labels), run.Template);
 
         using var backend = Devices.Create(run.Device);
-        using var network = new X3D(ModelFactory.NetworkConfig(run.Template.Model, run.Labels.Count), backend, (ulong)hp.Seed);
+        using var network = new X3D(pretrained?.Config ?? ModelFactory.NetworkConfig(run.Template.Model, run.Labels.Count), backend, (ulong)hp.Seed);
+        if (pretrained is not null)
+        {
+            var report = pretrained.LoadInto(network);
+            PretrainedCheckpoint.SaveReport(report, Path.Combine(models, PretrainedCheckpoint.ReportFileName));
+            progress?.Report(new WorkProgress("pretrained", 1, 1, $"{report.Mapped.Count} tensors from {report.Source} ({report.Names}), "
+                + $"{report.Reinitialized.Count} re-initialized; {PretrainedCheckpoint.NormalizationNote(run.Template)}"));
+        }
         using var optimizer = CreateOptimizer(hp, network.Parameters);
         progress?.Report(new WorkProgress("model", 1, 1, string.Create(CultureInfo.InvariantCulture,
             $"{run.Template.Name}: X3D with {network.Parameters.TrainableCount / 1e6:F2} M parameters, {run.Labels.Count} classes, {hp.Optimizer} on {backend.Name}")));
