@@ -245,7 +245,7 @@ public sealed class OpenVinoTests : IDisposable
 
     [Fact]
     public void AConstPastTheEndOfTheBinIsRejected() =>
-        AssertRejected(files => File.WriteAllBytes(files.Bin, File.ReadAllBytes(files.Bin)[..^8]), "model.xml", @"layer \d+ 'fc2\.bias' \(Const\)", "past the end of model.bin");
+        AssertRejected(files => File.WriteAllBytes(files.Bin, File.ReadAllBytes(files.Bin)[..^8]), "model.xml", @"layer \d+ 'fc2\.bias' \(Const\)", $"past the end of {Path.Combine(directory, "model.bin")}");
 
     [Fact]
     public void AConstSmallerThanItsShapeIsRejected() =>
