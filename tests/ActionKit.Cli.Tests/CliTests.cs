@@ -69,7 +69,8 @@ public sealed partial class CliTests : IDisposable
         Assert.Equal(ExitCodes.Dataset, exitCode);
         Assert.StartsWith(Path.Combine(data, "hmdb51_train_split_1_rawframes.txt") + ":2: ", output.Trim().Split('\n')[^1]);
         Assert.DoesNotContain("   at ", output);
-        Assert.False(Directory.Exists(Path.Combine(root.Path, "data", "cvat")));
+        // Only the work folder kept for a resume: no train/ or valid/ output.
+        Assert.Equal([".work"], Directory.GetDirectories(Path.Combine(root.Path, "data", "cvat", "hmdb-split1-rawframes")).Select(Path.GetFileName));
     }
 
     [Fact]
@@ -149,6 +150,27 @@ public sealed partial class CliTests : IDisposable
             Assert.Contains($"{verb}: up to date", CliRunner.Run(verb, "--root", root.Path).Output);
         Assert.Contains("build: running (forced)", CliRunner.Run("build", "--root", root.Path, "--force").Output);
         Assert.Contains("synth: running (param synth.seed: 5 -> 6)", CliRunner.Run("synth", "--root", root.Path, "--seed", "6").Output);
+    }
+
+    [Fact]
+    public void Two_datasets_converted_one_after_the_other_both_stay_up_to_date()
+    {
+        root.Write("params.yaml", TinyParams);
+        Assert.Equal(0, CliRunner.Run("synth", "--root", root.Path).ExitCode);
+        string synthetic = Path.Combine(root.Path, "data", "synth-hmdb51"), other = Path.Combine(root.Path, "other-hmdb51");
+        foreach (string file in Directory.EnumerateFiles(synthetic, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(other, Path.GetRelativePath(synthetic, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+
+        Assert.Contains("convert: running (no lock: never ran here)", CliRunner.Run("convert", "--root", root.Path).Output);
+        Assert.Contains("convert: running (no lock: never ran here)", CliRunner.Run("convert", "--root", root.Path, "--data", other).Output);
+        Assert.Contains("convert: up to date", CliRunner.Run("convert", "--root", root.Path).Output);
+        Assert.Contains("convert: up to date", CliRunner.Run("convert", "--root", root.Path, "--data", other).Output);
+        Assert.Equal(["other-hmdb51-split1-rawframes", "synth-hmdb51-split1-rawframes"],
+            Directory.GetDirectories(Path.Combine(root.Path, "data", "cvat")).Select(Path.GetFileName).Order());
     }
 
     [Fact]
