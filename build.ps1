@@ -19,6 +19,19 @@ if (-not (Get-Command ffmpeg -ErrorAction SilentlyContinue)) {
     }
 }
 
+# NVIDIA's ptxas checks the GPU kernels' PTX (tests, --target=Ptx); fetched once into tools/cuda (git-ignored).
+$ptxas = Join-Path $root 'tools/cuda/usr/bin/ptxas'
+if (-not $env:ACTIONKIT_PTXAS -and -not [IO.File]::Exists($ptxas)) {
+    if ($IsLinux -and (Get-Command apt-get -ErrorAction SilentlyContinue) -and (Get-Command dpkg -ErrorAction SilentlyContinue)) {
+        Write-Host 'Fetching NVIDIA ptxas (Debian non-free nvidia-cuda-toolkit 11.8) into tools/cuda...'
+        & bash (Join-Path $root 'build/fetch-ptxas.sh') (Join-Path $root 'tools/cuda')
+        if ($LASTEXITCODE -ne 0) { Write-Warning 'Fetching ptxas failed; the PTX check will fail until it is in tools/cuda/usr/bin or ACTIONKIT_PTXAS names it.' }
+    }
+    else {
+        Write-Warning 'ptxas is missing and cannot be fetched here; set ACTIONKIT_PTXAS to a CUDA 11.8+ ptxas.'
+    }
+}
+
 $env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'
 $env:DOTNET_NOLOGO = '1'
 $env:DOTNET_SKIP_FIRST_TIME_EXPERIENCE = '1'

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bootstrap, then run the Cake task graph:  ./build.sh --target=Build|Synth|Convert|Test|Bench [--option=value ...]
-# Installs FFmpeg when it is missing (as root, with apt-get), restores the pinned .NET tools, runs build/build.cake.
+# Installs FFmpeg when it is missing (as root, with apt-get), fetches NVIDIA's ptxas into tools/cuda when missing,
+# restores the pinned .NET tools, runs build/build.cake.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
@@ -11,6 +12,16 @@ if ! command -v ffmpeg >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null
   else
     echo "warning: ffmpeg is not installed; video decoding and --source=videos will fail (install it: apt-get install ffmpeg)." >&2
+  fi
+fi
+
+# NVIDIA's ptxas checks the GPU kernels' PTX (tests, --target=Ptx); fetched once into tools/cuda (git-ignored).
+if [ -z "${ACTIONKIT_PTXAS:-}" ] && [ ! -x "$root/tools/cuda/usr/bin/ptxas" ]; then
+  if command -v apt-get >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1; then
+    echo "Fetching NVIDIA ptxas (Debian non-free nvidia-cuda-toolkit 11.8) into tools/cuda..."
+    "$root/build/fetch-ptxas.sh" "$root/tools/cuda" || echo "warning: fetching ptxas failed; the PTX check will fail until it is in tools/cuda/usr/bin or ACTIONKIT_PTXAS names it." >&2
+  else
+    echo "warning: ptxas is missing and this system has no apt-get to fetch it; set ACTIONKIT_PTXAS to a CUDA 11.8+ ptxas." >&2
   fi
 fi
 

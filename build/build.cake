@@ -102,6 +102,17 @@ Task("Bench")
         DotNetRun("tests/ActionKit.Bench/ActionKit.Bench.csproj", arguments, new DotNetRunSettings { Configuration = configuration });
     });
 
+Task("Ptx")
+    .Description("Compile every GPU kernel to PTX (sm_90, sm_80) and assemble it with ptxas; PTX and report.md in artifacts/ptx.")
+    .Does(() =>
+    {
+        var output = MakeAbsolute(Directory("artifacts/ptx"));
+        CleanDirectory(output);
+        DotNetRun("native/ActionKit.Kernels.Ptx/ActionKit.Kernels.Ptx.csproj",
+            new ProcessArgumentBuilder().Append("--out").AppendQuoted(output.FullPath),
+            new DotNetRunSettings { Configuration = configuration });
+    });
+
 CheckArguments();
 RunTarget(target);
 

@@ -42,6 +42,13 @@ public sealed class PtxCompiler : IDisposable
         return parameters.Length == 0 || parameters[0].ParameterType != typeof(Index1D);
     }
 
+    /// <summary>The hot kernels (depthwise convolution, GEMM, batch normalization), which must not spill registers.</summary>
+    public static bool IsHot(MethodInfo kernel) => IsHot(Name(kernel));
+
+    public static bool IsHot(string name) =>
+        name.StartsWith("DepthwiseConv3d.", StringComparison.Ordinal) || name.StartsWith("Gemm.", StringComparison.Ordinal)
+        || name.StartsWith("BatchNorm.", StringComparison.Ordinal);
+
     /// <summary>The PTX module of one kernel.</summary>
     public string Compile(MethodInfo kernel)
     {

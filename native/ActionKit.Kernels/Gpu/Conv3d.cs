@@ -85,9 +85,10 @@ public static class Conv3d
         int kw = tap % g.KernelWidth, kh = tap / g.KernelWidth % g.KernelHeight, kd = tap / (g.KernelWidth * g.KernelHeight);
         long start = (long)chunk * PositionsPerChunk, end = Math.Min(positions, start + PositionsPerChunk);
         float sum = 0;
-        for (long position = start; position < end; position++)
+        var o = ConvPosition.OfOutput(start, g);
+        for (long position = start; position < end; position++, o = o.NextOutput(g))
         {
-            long at = ConvPosition.OfOutput(position, g).InputOffset(kd, kh, kw, g);
+            long at = o.InputOffset(kd, kh, kw, g);
             if (at >= 0)
                 sum += dOutput[position * g.OutChannels + co] * input[at * g.InChannels + ci];
         }
@@ -123,6 +124,16 @@ internal readonly struct ConvPosition(int n, int z, int y, int x)
         int iw = (int)(position % g.InWidth), ih = (int)(position / g.InWidth % g.InHeight);
         int id = (int)(position / ((long)g.InWidth * g.InHeight) % g.InDepth), n = (int)(position / ((long)g.InWidth * g.InHeight * g.InDepth));
         return new ConvPosition(n, id, ih, iw);
+    }
+
+    /// <summary>The output position after this one (x fastest): a walk over positions without a division per step.</summary>
+    public ConvPosition NextOutput(in ConvGeometry g)
+    {
+        if (x + 1 < g.OutWidth)
+            return new ConvPosition(n, z, y, x + 1);
+        if (y + 1 < g.OutHeight)
+            return new ConvPosition(n, z, y + 1, 0);
+        return z + 1 < g.OutDepth ? new ConvPosition(n, z + 1, 0, 0) : new ConvPosition(n + 1, 0, 0, 0);
     }
 
     /// <summary>From an output position: the input position tap (kd, kh, kw) reads.</summary>

@@ -190,9 +190,10 @@ public static class DepthwiseConv3d
         int kw = tap % g.KernelWidth, kh = tap / g.KernelWidth % g.KernelHeight, kd = tap / (g.KernelWidth * g.KernelHeight);
         long start = (long)chunk * PositionsPerChunk, end = Math.Min(positions, start + PositionsPerChunk);
         float sum = 0;
-        for (long position = start; position < end; position++)
+        var o = ConvPosition.OfOutput(start, g);
+        for (long position = start; position < end; position++, o = o.NextOutput(g))
         {
-            long at = ConvPosition.OfOutput(position, g).InputOffset(kd, kh, kw, g);
+            long at = o.InputOffset(kd, kh, kw, g);
             if (at >= 0)
                 sum += dOutput[position * g.InChannels + c] * input[at * g.InChannels + c];
         }
