@@ -82,6 +82,13 @@ public sealed partial class CliTests : IDisposable
     }
 
     [Fact]
+    public void A_missing_gpu_is_a_stage_error_and_a_failing_one_a_model_error()
+    {
+        Assert.Equal(ExitCodes.Stage, ExitCodes.For(new Engine.DeviceUnavailableException("--device=cuda: ILGPU found no NVIDIA GPU")));
+        Assert.Equal(ExitCodes.Model, ExitCodes.For(new Engine.DeviceException("cuda:0: MatMul failed", new InvalidOperationException("launch"))));
+    }
+
+    [Fact]
     public void Export_before_train_says_which_stage_to_run_first()
     {
         var (exitCode, output) = CliRunner.Run("export", "--root", root.Path);
