@@ -99,7 +99,7 @@ public sealed class X3D : Layer
         return classifier.Forward(hiddenOut);
     }
 
-    /// <summary>Backpropagates dLogits through the last training-mode Forward, accumulating every parameter gradient.</summary>
+    /// <summary>Backpropagates dLogits through the last Forward (training's), accumulating every parameter gradient.</summary>
     public void Backward(Tensor dLogits) => Backpropagate(dLogits, layer: 0, needGradient: false);
 
     /// <summary>
