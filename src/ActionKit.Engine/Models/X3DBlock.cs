@@ -19,23 +19,23 @@ public sealed class X3DBlock : Layer
     Tensor? output, outputGradient;
 
     public X3DBlock(ParameterStore store, IBackend backend, string name, int inChannels, int innerChannels, int outChannels,
-        int stride, int squeezeChannels, X3DConfig config) : base(backend)
+        int stride, int squeezeChannels, X3DConfig config, BatchStatisticsReducer? batchStatistics = null) : base(backend)
     {
         float eps = config.BatchNormEpsilon, momentum = config.BatchNormMomentum;
         expand = new PointwiseConv3d(store, backend, $"{name}.a.0", inChannels, innerChannels);
-        expandNorm = new BatchNorm3d(store, backend, $"{name}.a.1", innerChannels, eps, momentum, Activation.Relu);
+        expandNorm = new BatchNorm3d(store, backend, $"{name}.a.1", innerChannels, eps, momentum, Activation.Relu, statistics: batchStatistics);
         depthwise = new DepthwiseConv3d(store, backend, $"{name}.b", innerChannels, (3, 3, 3), (1, stride, stride), (1, 1, 1));
         depthwiseNorm = new BatchNorm3d(store, backend, $"{name}.b_bn", innerChannels, eps, momentum,
-            squeezeChannels > 0 ? Activation.None : Activation.Swish);
+            squeezeChannels > 0 ? Activation.None : Activation.Swish, statistics: batchStatistics);
         if (squeezeChannels > 0)
             squeeze = new SqueezeExcitation(store, backend, $"{name}.se", innerChannels, squeezeChannels, Activation.Swish);
         project = new PointwiseConv3d(store, backend, $"{name}.c.0", innerChannels, outChannels);
         // Zero-initialised last BN: each residual branch starts as the identity (Goyal et al.), which steadies training from scratch.
-        projectNorm = new BatchNorm3d(store, backend, $"{name}.c.1", outChannels, eps, momentum, Activation.None, initialScale: 0f);
+        projectNorm = new BatchNorm3d(store, backend, $"{name}.c.1", outChannels, eps, momentum, Activation.None, initialScale: 0f, statistics: batchStatistics);
         if (inChannels != outChannels || stride > 1)
         {
             shortcut = new PointwiseConv3d(store, backend, $"{name}.short.0", inChannels, outChannels, stride);
-            shortcutNorm = new BatchNorm3d(store, backend, $"{name}.short.1", outChannels, eps, momentum, Activation.None);
+            shortcutNorm = new BatchNorm3d(store, backend, $"{name}.short.1", outChannels, eps, momentum, Activation.None, statistics: batchStatistics);
         }
     }
 
