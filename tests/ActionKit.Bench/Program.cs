@@ -2,7 +2,9 @@ using System.Text.Json;
 using ActionKit.Bench;
 using Spectre.Console;
 
-// Usage: ActionKit.Bench [--artifacts DIR] [--only kernels|x3d|loader|export] [--profile]
+// Usage: ActionKit.Bench [--artifacts DIR] [--only kernels|x3d|loader|export|mpi] [--profile]
+if (args is [DistributedBenchmarks.RankArgument])
+    return DistributedBenchmarks.RunRank();
 string outputFolder = "artifacts/bench";
 string? only = null;
 bool profile = false;
@@ -20,7 +22,7 @@ for (int i = 0; i < args.Length; i++)
             profile = true;
             break;
         default:
-            Console.Error.WriteLine($"Unknown argument {args[i]}. Usage: ActionKit.Bench [--artifacts DIR] [--only kernels|x3d|loader|export] [--profile]");
+            Console.Error.WriteLine($"Unknown argument {args[i]}. Usage: ActionKit.Bench [--artifacts DIR] [--only kernels|x3d|loader|export|mpi] [--profile]");
             return 2;
     }
 }
@@ -31,6 +33,7 @@ var groups = new (string Name, Func<IEnumerable<BenchmarkRow>> Run)[]
     ("x3d", () => ModelBenchmarks.Run([112, 160], profile: profile)),
     ("loader", () => LoaderBenchmarks.Run()),
     ("export", () => ExportBenchmarks.Run(8, 56).Concat(ExportBenchmarks.Run(4, 160))),
+    ("mpi", DistributedBenchmarks.Run),
 };
 var rows = new List<BenchmarkRow>();
 var table = new Table().AddColumns("group", "case", "value", "unit", "peer", "peer value", "ratio");
