@@ -161,7 +161,7 @@ void Actionkit(string verb, int processes = 1)
     CompileCli();
     var arguments = new ProcessArgumentBuilder();
     if (processes > 1)
-        arguments.Append("-np").Append(processes.ToString()).Append("dotnet");
+        arguments.Append("-np").Append(processes.ToString()).AppendQuoted("build/mpi-rank.sh").Append("dotnet");
     arguments.AppendQuoted(System.IO.Path.Combine(cliOutput, "actionkit.dll")).Append(verb);
     foreach (var option in pipelineOptions.Where(option => HasArgument(option.Name)))
     {

@@ -149,7 +149,7 @@ public sealed partial class CliTests : IDisposable
         Assert.Equal(cliNames.Order(), cakeNames.Order());
     }
 
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         var folder = new DirectoryInfo(AppContext.BaseDirectory);
         while (folder is not null && !File.Exists(Path.Combine(folder.FullName, "Pipeline.sln")))
