@@ -85,7 +85,7 @@ public static class Trainer
             CacheFrames = true,
             Shard = ranks.Shard,
         });
-        network.FirstBatchRow = ranks.Shard.Of(hp.BatchSize).Start.Value;
+        network.FirstBatchRow = ranks.Shard.Of(hp.BatchSize).Start.Value * trainLoader.ViewsPerVideo;
         var ownVal = run.Val.Take(ranks.Shard.Of(run.Val.Count)).ToList();
         using var valLoader = new ClipLoader(ownVal, preprocessing, new ClipLoaderOptions
         {
