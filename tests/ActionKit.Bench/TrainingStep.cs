@@ -7,7 +7,7 @@ namespace ActionKit.Bench;
 
 /// <summary>
 /// One X3D training step as the trainer takes it (forward, softmax cross-entropy, backward, gradient clipping, AdamW)
-/// on fixed clips [batch, frames, size, size, 3], for the benchmarks to time. <paramref name="exchange"/> runs between
+/// on fixed clips [batch, frames, size, size, 3], for the benchmarks to time. An exchange, when given, runs between
 /// backward and clipping, where the trainer averages gradients over ranks.
 /// </summary>
 public sealed class TrainingStep : IDisposable
