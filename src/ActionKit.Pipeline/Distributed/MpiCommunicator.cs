@@ -22,7 +22,8 @@ public sealed class MpiCommunicator : ICommunicator, IDisposable
     MpiCommunicator()
     {
         string[] args = [];
-        environment = new MPI.Environment(ref args, Threading.Funneled);
+        // Serialized: the CLI may call from a thread other than the one that initialized MPI, never from two at once.
+        environment = new MPI.Environment(ref args, Threading.Serialized);
         world = Communicator.world;
     }
 
