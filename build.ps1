@@ -32,6 +32,22 @@ if (-not $env:ACTIONKIT_PTXAS -and -not [IO.File]::Exists($ptxas)) {
     }
 }
 
+# MPICH (mpiexec.mpich, libmpich.so.12) for training on several ranks (--ranks=N) and for the tests that run it.
+$needsMpich = @($args | Where-Object { $_ -like '--ranks*' -or $_ -eq '--target=Test' }).Count -gt 0
+if ($needsMpich -and -not (Get-Command mpiexec.mpich -ErrorAction SilentlyContinue)) {
+    $isRoot = $IsLinux -and ((& id -u) -eq '0')
+    if ($isRoot -and (Get-Command apt-get -ErrorAction SilentlyContinue)) {
+        Write-Host 'Installing MPICH (apt-get)...'
+        $env:DEBIAN_FRONTEND = 'noninteractive'
+        & apt-get update -qq
+        if ($LASTEXITCODE -eq 0) { & apt-get install -y -qq mpich libmpich-dev | Out-Null }
+        if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+    }
+    else {
+        Write-Warning 'MPICH is not installed; --ranks and the MPI tests will fail (install mpich and libmpich-dev).'
+    }
+}
+
 $env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'
 $env:DOTNET_NOLOGO = '1'
 $env:DOTNET_SKIP_FIRST_TIME_EXPERIENCE = '1'

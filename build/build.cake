@@ -31,6 +31,7 @@ var scriptOptions = new (string Name, string Value, string Help)[]
 {
     ("target", "TASK", "the task to run [Optimize, the whole pipeline]"),
     ("configuration", "NAME", "build configuration [Release]"),
+    ("ranks", "N", "Train on N MPI ranks with MPICH's mpiexec (data parallel; --batch-size a multiple of N) [1]"),
 };
 
 var root = MakeAbsolute(Directory(".."));
@@ -38,6 +39,7 @@ Context.Environment.WorkingDirectory = root;
 System.IO.Directory.SetCurrentDirectory(root.FullPath);
 var cliProject = "src/ActionKit.Cli/ActionKit.Cli.csproj";
 var cliOutput = $"src/ActionKit.Cli/bin/{configuration}/net10.0";
+var ranks = Argument("ranks", 1);
 
 Task("Compile")
     .Description("Build the actionkit CLI (skipped when no source changed since the last build).")
@@ -61,7 +63,7 @@ Task("Build")
 Task("Train")
     .Description("Train the workspace's model (models/, metrics.jsonl, curves.png).")
     .IsDependentOn("Build")
-    .Does(() => Actionkit("train"));
+    .Does(() => Actionkit("train", ranks));
 
 Task("Eval")
     .Description("Evaluate the trained model on the test root (performance.json, confusion.png, explain/).")
@@ -174,11 +176,15 @@ DateTime NewestSourceTime()
     return entries.Concat(files).Where(entry => entry.Exists).Max(entry => entry.LastWriteTimeUtc);
 }
 
-// Runs `actionkit <verb>` with the pipeline options given to this script.
-void Actionkit(string verb)
+// Runs `actionkit <verb>` with the pipeline options given to this script; over several ranks, under MPICH's mpiexec
+// (rank 0 alone plans the stage, writes its outputs and its lock).
+void Actionkit(string verb, int processes = 1)
 {
     CompileCli();
-    var arguments = new ProcessArgumentBuilder().AppendQuoted(System.IO.Path.Combine(cliOutput, "actionkit.dll")).Append(verb);
+    var arguments = new ProcessArgumentBuilder();
+    if (processes > 1)
+        arguments.Append("-np").Append(processes.ToString()).AppendQuoted("build/mpi-rank.sh").Append("dotnet");
+    arguments.AppendQuoted(System.IO.Path.Combine(cliOutput, "actionkit.dll")).Append(verb);
     foreach (var option in pipelineOptions.Where(option => HasArgument(option.Name)))
     {
         string value = Argument(option.Name, "");
@@ -187,7 +193,7 @@ void Actionkit(string verb)
         else if (value.Length == 0 || value.Equals("true", StringComparison.OrdinalIgnoreCase))
             arguments.Append("--" + option.Name);
     }
-    int exitCode = StartProcess("dotnet", new ProcessSettings { Arguments = arguments });
+    int exitCode = StartProcess(processes > 1 ? "mpiexec.mpich" : "dotnet", new ProcessSettings { Arguments = arguments });
     if (exitCode != 0)
         throw new CakeException(exitCode, $"actionkit {verb} failed (exit code {exitCode}).");
 }

@@ -1,7 +1,9 @@
 using System.Runtime.InteropServices;
 using ActionKit.Cli;
 using ActionKit.Cli.Commands;
+using ActionKit.Kernels.Cpu;
 using ActionKit.Pipeline;
+using ActionKit.Pipeline.Distributed;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -16,7 +18,26 @@ using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel)
 using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
 if (Console.IsOutputRedirected)
     AnsiConsole.Console.Profile.Width = 1000; // a log file has no width: do not wrap messages at 80 columns
-return await ActionKitApp.RunAsync(args, AnsiConsole.Console, Program.AddCommands, cancellation.Token);
+ICommunicator ranks;
+try
+{
+    ranks = MpiCommunicator.FromEnvironment();
+}
+catch (Exception error) when (ExitCodes.For(error) is { } code)
+{
+    AnsiConsole.MarkupLineInterpolated($"[red]{error.Message}[/]");
+    return code;
+}
+// Ranks on one machine share its cores: one rank per core runs its kernels on one thread.
+CpuParallel.MaxThreads = Math.Max(1, Environment.ProcessorCount / MpiCommunicator.LocalRanks);
+try
+{
+    return await ActionKitApp.RunAsync(args, AnsiConsole.Console, Program.AddCommands, cancellation.Token, ranks);
+}
+finally
+{
+    (ranks as IDisposable)?.Dispose();
+}
 
 /// <summary>The <c>actionkit</c> command line: one class per verb under Commands/, each registered in <see cref="AddCommands"/>.</summary>
 public partial class Program

@@ -1,4 +1,5 @@
 using ActionKit.Data.Hmdb51;
+using ActionKit.Pipeline.Distributed;
 using ActionKit.Pipeline.Parameters;
 using ActionKit.Pipeline.Templates;
 using ActionKit.Pipeline.Training;
@@ -30,6 +31,9 @@ public sealed record PipelineContext
 
     /// <summary>Loader threads that decode and augment ahead of training and evaluation (not part of any key).</summary>
     public int Workers { get; init; } = Math.Clamp(Environment.ProcessorCount, 1, 4);
+
+    /// <summary>The processes that train together (mpirun); one by default (not part of any key).</summary>
+    public ICommunicator Ranks { get; init; } = SingleProcess.Instance;
 
     /// <summary>The HMDB51-layout dataset that Convert reads.</summary>
     public string DataRoot => FullPath(Params.Data.Root);

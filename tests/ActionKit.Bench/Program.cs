@@ -4,8 +4,10 @@ using ActionKit.Bench;
 using ActionKit.Engine;
 using Spectre.Console;
 
-const string usage = "Usage: ActionKit.Bench [--artifacts DIR] [--only kernels|x3d|loader|export] [--profile] [--device auto|cpu|cuda] "
+const string usage = "Usage: ActionKit.Bench [--artifacts DIR] [--only kernels|x3d|loader|export|mpi] [--profile] [--device auto|cpu|cuda] "
     + "[--x3d FRAMESxSIZE[,FRAMESxSIZE...]] [--batch N] [--classes N]";
+if (args is [DistributedBenchmarks.RankArgument])
+    return DistributedBenchmarks.RunRank();
 string outputFolder = "artifacts/bench";
 string? only = null;
 bool profile = false;
@@ -64,6 +66,7 @@ var groups = new (string Name, Func<IEnumerable<BenchmarkRow>> Run)[]
     ("x3d", () => ModelBenchmarks.Run(backend, shapes, batch, classes, profile)),
     ("loader", () => LoaderBenchmarks.Run()),
     ("export", () => new[] { (8, 56, 8), (8, 56, 1), (4, 160, 8), (4, 160, 1) }.SelectMany(shape => ExportBenchmarks.Run(shape.Item1, shape.Item2, shape.Item3))),
+    ("mpi", DistributedBenchmarks.Run),
 };
 var rows = new List<BenchmarkRow>();
 var table = new Table().AddColumns("group", "case", "value", "unit", "peer", "peer value", "ratio");

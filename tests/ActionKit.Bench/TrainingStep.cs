@@ -7,7 +7,8 @@ namespace ActionKit.Bench;
 
 /// <summary>
 /// One X3D training step as the trainer takes it (forward, softmax cross-entropy, backward, gradient clipping, AdamW)
-/// on fixed clips [batch, frames, size, size, 3], for the benchmarks to time.
+/// on fixed clips [batch, frames, size, size, 3], for the benchmarks to time. An exchange, when given, runs between
+/// backward and clipping, where the trainer averages gradients over ranks.
 /// </summary>
 public sealed class TrainingStep : IDisposable
 {
@@ -16,8 +17,11 @@ public sealed class TrainingStep : IDisposable
     readonly AdamW optimizer;
     readonly Tensor labels;
 
-    public TrainingStep(IBackend backend, X3DConfig config, int batch, int frames, int size)
+    readonly Action<ParameterStore>? exchange;
+
+    public TrainingStep(IBackend backend, X3DConfig config, int batch, int frames, int size, Action<ParameterStore>? exchange = null)
     {
+        this.exchange = exchange;
         Model = new X3D(config, backend, seed: 1);
         optimizer = new AdamW(Model.Parameters, weightDecay: 1e-4f);
         clipping = new GradientClipping(Model.Parameters, 40);
@@ -45,6 +49,7 @@ public sealed class TrainingStep : IDisposable
         loss.Forward(Model.Forward(Clips, training: true), labels);
         Model.Parameters.ZeroGradients();
         Model.Backward(loss.Backward());
+        exchange?.Invoke(Model.Parameters);
         using (Profiler?.Measure(nameof(GradientClipping), "step"))
             clipping.Clip();
         using (Profiler?.Measure(nameof(AdamW), "step"))

@@ -54,6 +54,38 @@ public sealed class ClipLoaderTests : IDisposable
         Assert.NotEqual(reference[0].Data, Epoch(train with { Seed = 6 }, epoch: 2)[0].Data);
     }
 
+    [Theory]
+    [InlineData(4, 2)]
+    [InlineData(8, 3)]
+    [InlineData(10, 4)]
+    public void ShardsOfAnEpochCoverEveryVideoOnceAndSplitEachGlobalBatchInOrder(int batchSize, int ranks)
+    {
+        var train = new ClipLoaderOptions { Mode = ClipMode.Train, BatchSize = batchSize, Seed = 5, DropLast = false };
+        List<ClipBatch> whole = Epoch(train, epoch: 1);
+        var shards = Enumerable.Range(0, ranks).Select(rank => Epoch(train with { Shard = new DataShard(rank, ranks) }, epoch: 1)).ToList();
+        Assert.All(shards, shard => Assert.Equal(whole.Count, shard.Count));
+        for (int b = 0; b < whole.Count; b++)
+        {
+            // Rank after rank, the parts of global batch b are that batch, clip for clip.
+            var parts = shards.Select(shard => shard[b]).ToList();
+            Assert.Equal(whole[b].VideoIndices, parts.SelectMany(part => part.VideoIndices));
+            Assert.Equal(whole[b].Data, parts.SelectMany(part => part.Data));
+        }
+        Assert.Equal(Enumerable.Range(0, 10), shards.SelectMany(shard => shard.SelectMany(batch => batch.VideoIndices)).Order());
+    }
+
+    [Fact]
+    public void DataShardsAreContiguousAndCoverEveryItemOnce()
+    {
+        foreach (int length in new[] { 0, 1, 5, 8, 81 })
+            foreach (int count in new[] { 1, 2, 3, 7 })
+            {
+                var items = Enumerable.Range(0, length).ToArray();
+                Assert.Equal(items, Enumerable.Range(0, count).SelectMany(index => items[new DataShard(index, count).Of(length)]));
+            }
+        Assert.Equal(new Range(4, 8), new DataShard(1, 2).Of(8));
+    }
+
     [Fact]
     public void CachedFramesServeLaterEpochsUnchanged()
     {

@@ -65,7 +65,7 @@ public sealed partial class DvcYamlTests
         foreach (var stage in StageGraph.Default.Stages)
         {
             string task = char.ToUpperInvariant(stage.Name[0]) + stage.Name[1..];
-            Assert.Matches($"Task\\(\"{task}\"\\)[^;]*\\.Does\\(\\(\\) => Actionkit\\(\"{stage.Name}\"\\)\\)", script);
+            Assert.Matches($"Task\\(\"{task}\"\\)[^;]*\\.Does\\(\\(\\) => Actionkit\\(\"{stage.Name}\"(, \\w+)?\\)\\)", script);
         }
     }
 

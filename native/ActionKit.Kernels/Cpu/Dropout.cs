@@ -34,14 +34,21 @@ public static unsafe class Dropout
 /// <summary>Stateless random numbers: a SplitMix64 hash of (seed, counter).</summary>
 public static class CounterRandom
 {
+    // SplitMix64's increment, 2^64 / φ.
+    const ulong Golden = 0x9E3779B97F4A7C15UL;
+
     /// <summary>64 well-mixed bits for (seed, counter).</summary>
     public static ulong Hash(ulong seed, ulong counter)
     {
-        ulong z = seed + (counter + 1) * 0x9E3779B97F4A7C15UL;
+        ulong z = seed + (counter + 1) * Golden;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);
     }
+
+    /// <summary>The seed whose stream is this seed's stream from counter <paramref name="count"/> on:
+    /// Hash(Skip(seed, count), i) = Hash(seed, count + i), since the hash starts from seed + (counter + 1)·γ.</summary>
+    public static ulong Skip(ulong seed, ulong count) => seed + count * Golden;
 
     /// <summary>Uniform in [0, 1) with 24 bits of resolution.</summary>
     public static float Uniform(ulong seed, ulong counter) => (Hash(seed, counter) >> 40) * (1f / (1 << 24));

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using ActionKit.Pipeline;
 using ActionKit.Pipeline.Caching;
+using ActionKit.Pipeline.Distributed;
 using ActionKit.Pipeline.Stages;
 using ActionKit.Pipeline.Training;
 using Spectre.Console;
@@ -19,6 +20,9 @@ public abstract class StageCommand<TSettings>(IAnsiConsole console) : Command<TS
 
     protected abstract string StageName { get; }
 
+    /// <summary>The processes that run the stage together: one, unless the verb trains over MPI ranks.</summary>
+    protected virtual ICommunicator Ranks => SingleProcess.Instance;
+
     /// <summary>Prints what the stage's outputs say, after it ran or was found up to date.</summary>
     protected virtual void Summarize(PipelineContext context)
     {
@@ -29,14 +33,17 @@ public abstract class StageCommand<TSettings>(IAnsiConsole console) : Command<TS
 
     public override int Execute(CommandContext commandContext, TSettings settings, CancellationToken cancellationToken)
     {
-        var context = settings.CreateContext();
+        var context = settings.CreateContext() with { Ranks = Ranks };
+        var runner = new StageRunner(StageGraph.Default, context);
+        if (Ranks.Rank > 0)
+            return RunWithRankZero(context, runner, cancellationToken);
         if (SkipReason(context) is { } skip)
         {
             console.MarkupLineInterpolated($"[grey]{StageName}: skipped, {skip}[/]");
             return 0;
         }
-        var runner = new StageRunner(StageGraph.Default, context);
         var plan = runner.Plan(StageGraph.Default[StageName], settings.Force);
+        Ranks.Broadcast([plan.UpToDate ? 0 : 1]);
         if (plan.UpToDate)
         {
             console.MarkupLineInterpolated($"[green]{StageName}[/]: up to date (key {plan.Fingerprint.Key[..12]})");
@@ -48,6 +55,20 @@ public abstract class StageCommand<TSettings>(IAnsiConsole console) : Command<TS
         ProgressDisplay.Run(console, progress => runner.Run(plan, progress, cancellationToken));
         console.MarkupLineInterpolated($"[green]{StageName}[/]: done in {watch.Elapsed.TotalSeconds:F1} s (key {plan.Fingerprint.Key[..12]})");
         Summarize(context);
+        return 0;
+    }
+
+    // Ranks 1..N-1: rank 0 alone plans the stage (reading the cache), owns its work folder, moves the outputs into
+    // place and writes the lock; it says whether the stage runs, and the other ranks then run it in its work folder.
+    int RunWithRankZero(PipelineContext context, StageRunner runner, CancellationToken cancellationToken)
+    {
+        double[] runs = [0];
+        Ranks.Broadcast(runs);
+        if (runs[0] == 1)
+        {
+            var stage = StageGraph.Default[StageName];
+            stage.Run(context, runner.WorkFolder(stage), null, cancellationToken);
+        }
         return 0;
     }
 }
@@ -75,9 +96,11 @@ public sealed class BuildCommand(IAnsiConsole console) : StageCommand<PipelineSe
 }
 
 /// <summary><c>actionkit train</c>: train the workspace's model (models/, metrics.jsonl, curves.png).</summary>
-public sealed class TrainCommand(IAnsiConsole console) : StageCommand<PipelineSettings>(console)
+public sealed class TrainCommand(IAnsiConsole console, ICommunicator ranks) : StageCommand<PipelineSettings>(console)
 {
     protected override string StageName => "train";
+
+    protected override ICommunicator Ranks => ranks;
 
     protected override void Summarize(PipelineContext context)
     {

@@ -23,6 +23,9 @@ public sealed record ClipLoaderOptions
 
     /// <summary>Reverse the frame order of every sampled clip (checks that a model uses time).</summary>
     public bool ReverseTime { get; init; }
+
+    /// <summary>The part of every batch this loader yields (a rank's part of a data-parallel run's global batch).</summary>
+    public DataShard Shard { get; init; } = DataShard.Whole;
 }
 
 /// <summary>Decodes and preprocesses clips on worker threads ahead of the consumer, through a bounded window of
@@ -91,7 +94,7 @@ public sealed class ClipLoader : IDisposable
         }
     }
 
-    // Video indices of each batch: a seeded shuffle when training, dataset order when testing.
+    // Video indices of each batch (this shard's part of it): a seeded shuffle when training, dataset order when testing.
     private int[][] PlanBatches(int epoch)
     {
         int[] order = [.. Enumerable.Range(0, _videos.Count)];
@@ -104,7 +107,7 @@ public sealed class ClipLoader : IDisposable
                 (order[i], order[j]) = (order[j], order[i]);
             }
         }
-        return [.. order.Chunk(_options.BatchSize).Take(BatchesPerEpoch)];
+        return [.. order.Chunk(_options.BatchSize).Take(BatchesPerEpoch).Select(batch => batch[_options.Shard.Of(batch.Length)])];
     }
 
     private ClipBatch BuildBatch(int epoch, int[] videoIndices, CancellationToken cancellationToken)

@@ -1,5 +1,6 @@
 using ActionKit.Engine.Layers;
 using ActionKit.Kernels;
+using CounterRandom = ActionKit.Kernels.Cpu.CounterRandom;
 
 namespace ActionKit.Engine.Models;
 
@@ -25,7 +26,9 @@ public sealed class X3D : Layer
     // Each of LayerNames' outputs in the last Forward (views of the layers' own buffers).
     readonly Tensor?[] layerOutputs;
 
-    public X3D(X3DConfig config, IBackend backend, ulong seed) : base(backend)
+    /// <summary>Builds the network with its parameters drawn from <paramref name="seed"/>; with
+    /// <paramref name="batchStatistics"/> every BatchNorm normalizes over all replicas' rows (sync_bn).</summary>
+    public X3D(X3DConfig config, IBackend backend, ulong seed, BatchStatisticsReducer? batchStatistics = null) : base(backend)
     {
         config.Validate();
         Config = config;
@@ -33,7 +36,7 @@ public sealed class X3D : Layer
         float eps = config.BatchNormEpsilon, momentum = config.BatchNormMomentum;
         stemSpatial = Child(new Conv3d(store, backend, "stem.0", 3, config.StemWidth, (1, 3, 3), (1, 2, 2), (0, 1, 1)));
         stemTemporal = Child(new DepthwiseConv3d(store, backend, "stem.1", config.StemWidth, (5, 1, 1), (1, 1, 1), (2, 0, 0)));
-        stemNorm = Child(new BatchNorm3d(store, backend, "stem.2", config.StemWidth, eps, momentum, Activation.Relu));
+        stemNorm = Child(new BatchNorm3d(store, backend, "stem.2", config.StemWidth, eps, momentum, Activation.Relu, statistics: batchStatistics));
 
         var list = new List<X3DBlock>();
         int channels = config.StemWidth;
@@ -44,7 +47,7 @@ public sealed class X3D : Layer
             {
                 bool squeeze = config.SeRatio > 0 && config.SeEvery > 0 && i % config.SeEvery == 0;
                 list.Add(Child(new X3DBlock(store, backend, $"blocks.{list.Count}", channels, inner, width, i == 0 ? 2 : 1,
-                    squeeze ? config.SqueezeWidth(inner) : 0, config)));
+                    squeeze ? config.SqueezeWidth(inner) : 0, config, batchStatistics)));
                 channels = width;
             }
         }
@@ -54,7 +57,7 @@ public sealed class X3D : Layer
         layerOutputs = new Tensor?[LayerNames.Count];
 
         headConv = Child(new PointwiseConv3d(store, backend, "conv5.0", channels, config.HeadWidth));
-        headNorm = Child(new BatchNorm3d(store, backend, "conv5.1", config.HeadWidth, eps, momentum, Activation.Relu));
+        headNorm = Child(new BatchNorm3d(store, backend, "conv5.1", config.HeadWidth, eps, momentum, Activation.Relu, statistics: batchStatistics));
         pool = Child(new GlobalAveragePool(backend));
         hidden = Child(new Linear(store, backend, "fc1", config.HeadWidth, config.HeadHidden, bias: false, initializer: new Initializer.Normal(0.01)));
         hiddenRelu = Child(new Relu(backend));
@@ -79,6 +82,10 @@ public sealed class X3D : Layer
     /// <summary>The stream that seeds each training step's dropout mask (checkpointed for exact resumption).</summary>
     public DeterministicRandom DropoutRandom { get; }
 
+    /// <summary>Where this replica's first clip sits in a data-parallel step's global batch: dropout draws the mask of
+    /// global row <c>FirstBatchRow + r</c> for row r, so the replicas together drop what one process would.</summary>
+    public long FirstBatchRow { get; set; }
+
     /// <summary>clips [N, T, H, W, 3] to logits [N, classes]. Training mode uses batch statistics and dropout.</summary>
     public Tensor Forward(Tensor clips, bool training)
     {
@@ -95,7 +102,8 @@ public sealed class X3D : Layer
         h = headNorm.Forward(headConv.Forward(h), training);
         layerOutputs[^1] = h;
         var features = pool.Forward(h);
-        var hiddenOut = dropout.Forward(hiddenRelu.Forward(hidden.Forward(features)), training, training ? DropoutRandom.NextUInt64() : 0);
+        ulong dropoutSeed = training ? CounterRandom.Skip(DropoutRandom.NextUInt64(), (ulong)(FirstBatchRow * Config.HeadHidden)) : 0;
+        var hiddenOut = dropout.Forward(hiddenRelu.Forward(hidden.Forward(features)), training, dropoutSeed);
         return classifier.Forward(hiddenOut);
     }
 

@@ -19,24 +19,24 @@ public sealed class X3DBlock : Layer
     Tensor? output, outputGradient;
 
     public X3DBlock(ParameterStore store, IBackend backend, string name, int inChannels, int innerChannels, int outChannels,
-        int stride, int squeezeChannels, X3DConfig config) : base(backend)
+        int stride, int squeezeChannels, X3DConfig config, BatchStatisticsReducer? batchStatistics = null) : base(backend)
     {
         float eps = config.BatchNormEpsilon, momentum = config.BatchNormMomentum;
         expand = Child(new PointwiseConv3d(store, backend, $"{name}.a.0", inChannels, innerChannels));
-        expandNorm = Child(new BatchNorm3d(store, backend, $"{name}.a.1", innerChannels, eps, momentum, Activation.Relu));
+        expandNorm = Child(new BatchNorm3d(store, backend, $"{name}.a.1", innerChannels, eps, momentum, Activation.Relu, statistics: batchStatistics));
         depthwise = Child(new DepthwiseConv3d(store, backend, $"{name}.b", innerChannels, (3, 3, 3), (1, stride, stride), (1, 1, 1)));
         depthwiseNorm = Child(new BatchNorm3d(store, backend, $"{name}.b_bn", innerChannels, eps, momentum,
-            squeezeChannels > 0 ? Activation.None : Activation.Swish));
+            squeezeChannels > 0 ? Activation.None : Activation.Swish, statistics: batchStatistics));
         if (squeezeChannels > 0)
             squeeze = Child(new SqueezeExcitation(store, backend, $"{name}.se", innerChannels, squeezeChannels, Activation.Swish));
         project = Child(new PointwiseConv3d(store, backend, $"{name}.c.0", innerChannels, outChannels));
         // Zero-initialised last BN: each residual branch starts as the identity (Goyal et al.), which steadies training from scratch.
-        projectNorm = Child(new BatchNorm3d(store, backend, $"{name}.c.1", outChannels, eps, momentum, Activation.None, initialScale: 0f));
+        projectNorm = Child(new BatchNorm3d(store, backend, $"{name}.c.1", outChannels, eps, momentum, Activation.None, initialScale: 0f, statistics: batchStatistics));
         if (inChannels != outChannels || stride > 1)
         {
             shortcut = Child(new PointwiseConv3d(store, backend, $"{name}.short.0", inChannels, outChannels, stride));
             if (inChannels != outChannels || !config.StrideOnlyShortcutWithoutNorm)
-                shortcutNorm = Child(new BatchNorm3d(store, backend, $"{name}.short.1", outChannels, eps, momentum, Activation.None));
+                shortcutNorm = Child(new BatchNorm3d(store, backend, $"{name}.short.1", outChannels, eps, momentum, Activation.None, statistics: batchStatistics));
         }
     }
 

@@ -20,6 +20,9 @@ public sealed class StageRunner(StageGraph graph, PipelineContext context, CodeI
 
     public PipelineContext Context => context;
 
+    /// <summary>Where <paramref name="stage"/> runs in this context: <c>HOME/.work/NAME</c>.</summary>
+    public string WorkFolder(IStage stage) => WorkFolder(stage.Name, stage.Declare(context).Home);
+
     /// <summary>Where <paramref name="stage"/>'s lock lives in this context.</summary>
     public string LockPath(IStage stage) => LockPath(stage.Name, stage.Declare(context));
 
@@ -84,6 +87,8 @@ public sealed class StageRunner(StageGraph graph, PipelineContext context, CodeI
         return stageLock;
     }
 
+    private static string WorkFolder(string stageName, string home) => Path.Combine(home, ".work", stageName);
+
     private static string LockPath(string stageName, StageDeclaration declaration) =>
         Path.Combine(declaration.Home, ".locks", stageName + ".json");
 
@@ -127,7 +132,7 @@ public sealed class StageRunner(StageGraph graph, PipelineContext context, CodeI
     /// </summary>
     private static string PrepareWorkFolder(string stageName, string home, string key)
     {
-        string workFolder = Path.Combine(home, ".work", stageName);
+        string workFolder = WorkFolder(stageName, home);
         string keyFile = Path.Combine(workFolder, KeyFileName);
         bool resumable = File.Exists(keyFile) && File.ReadAllText(keyFile).Trim() == key;
         if (!resumable && Directory.Exists(workFolder))

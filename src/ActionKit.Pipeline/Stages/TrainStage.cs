@@ -33,7 +33,7 @@ public sealed class TrainStage : IStage
         var train = LabeledVideo.FromCvat(CvatDataset.Open(context.FullPath(data.Train.Root)), data.Labels);
         var val = LabeledVideo.FromCvat(CvatDataset.Open(context.FullPath(data.Val.Root)), data.Labels);
         var summary = Trainer.Run(new TrainingRun(workFolder, template, data.Labels, train, val,
-            context.Params.Device.ToString().ToLowerInvariant(), context.Resume, context.Workers, context.PretrainedFile(template)), progress, cancellationToken);
+            context.Params.Device.ToString().ToLowerInvariant(), context.Resume, context.Workers, context.PretrainedFile(template), context.Ranks), progress, cancellationToken);
         progress?.Report(new WorkProgress("trained", 1, 1, $"best val top-1 {summary.BestValTop1:F3} at epoch {summary.BestEpoch}"
             + (summary.StoppedEarly ? " (stopped early)" : "")));
     }

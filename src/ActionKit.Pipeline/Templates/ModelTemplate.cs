@@ -76,4 +76,7 @@ public sealed record HyperParameters
     public bool EarlyStopping { get; init; }
     public int EarlyStoppingStart { get; init; }
     public int EarlyStoppingPatience { get; init; }
+
+    /// <summary>Over several ranks, BatchNorm statistics of the global batch rather than of each rank's part.</summary>
+    public bool SyncBn { get; init; }
 }

@@ -8,6 +8,7 @@ using ActionKit.Engine.Checkpoints;
 using ActionKit.Engine.Layers;
 using ActionKit.Engine.Models;
 using ActionKit.Engine.Optimization;
+using ActionKit.Pipeline.Distributed;
 using ActionKit.Pipeline.Evaluation;
 using ActionKit.Pipeline.Templates;
 
@@ -23,6 +24,7 @@ namespace ActionKit.Pipeline.Training;
 /// <param name="Resume">Continue from models/last.ckpt in <paramref name="OutputFolder"/> when there is one.</param>
 /// <param name="Workers">Loader threads decoding and augmenting ahead of the trainer.</param>
 /// <param name="Pretrained">A PyTorch X3D checkpoint to start from (the template's load_from, resolved), or null.</param>
+/// <param name="Ranks">The processes of a data-parallel run (MPI); one process when null.</param>
 public sealed record TrainingRun(
     string OutputFolder,
     ModelTemplate Template,
@@ -32,7 +34,8 @@ public sealed record TrainingRun(
     string Device = "auto",
     bool Resume = false,
     int Workers = 2,
-    string? Pretrained = null);
+    string? Pretrained = null,
+    ICommunicator? Ranks = null);
 
 /// <summary>What a finished run reports: the epochs it trained, the best validation top-1 and its epoch.</summary>
 public sealed record TrainingSummary(IReadOnlyList<EpochMetrics> Epochs, double BestValTop1, int BestEpoch, bool StoppedEarly);
@@ -41,6 +44,8 @@ public sealed record TrainingSummary(IReadOnlyList<EpochMetrics> Epochs, double 
 /// The reference's <c>otx train</c>: epochs of shuffled, augmented batches with the template's optimizer, schedule,
 /// warmup and gradient clipping, validation (video-wise top-1, mean class accuracy) after every epoch, the best
 /// checkpoint kept, optional early stopping, and a resumable state after every epoch. Deterministic for a seed.
+/// Over N ranks (<see cref="DataParallel"/>) each trains on its part of every global batch and validates its part of
+/// the videos; gradients are averaged once per step and rank 0 alone writes.
 /// </summary>
 public static class Trainer
 {
@@ -57,23 +62,32 @@ public static class Trainer
         var pretrained = run.Pretrained is { } checkpoint ? PretrainedCheckpoint.Open(checkpoint, run.Template, run.Labels.Count) : null;
         string models = Path.Combine(run.OutputFolder, ModelsFolder);
         string lastCheckpoint = Path.Combine(models, LastCheckpointFileName);
-        if (!run.Resume)
-            ClearPreviousAttempt(run.OutputFolder);
-        Directory.CreateDirectory(models);
-        TrainedModel.SaveCompanions(models, LabelSchema.FromNames(run.Labels), run.Template);
+        var ranks = new DataParallel(run.Ranks ?? SingleProcess.Instance);
+        ranks.Check(hp, run.Train.Count, run.Val.Count);
+        if (ranks.WritesOutputs)
+        {
+            if (!run.Resume)
+                ClearPreviousAttempt(run.OutputFolder);
+            Directory.CreateDirectory(models);
+            TrainedModel.SaveCompanions(models, LabelSchema.FromNames(run.Labels), run.Template);
+        }
+        ranks.Communicator.Barrier();
 
         using var backend = Devices.Create(run.Device);
-        using var network = new X3D(pretrained?.Config ?? ModelFactory.NetworkConfig(run.Template.Model, run.Labels.Count), backend, (ulong)hp.Seed);
+        using var network = new X3D(pretrained?.Config ?? ModelFactory.NetworkConfig(run.Template.Model, run.Labels.Count), backend, (ulong)hp.Seed,
+            ranks.BatchStatistics(hp.SyncBn));
         if (pretrained is not null)
         {
             var report = pretrained.LoadInto(network);
-            PretrainedCheckpoint.SaveReport(report, Path.Combine(models, PretrainedCheckpoint.ReportFileName));
+            if (ranks.WritesOutputs)
+                PretrainedCheckpoint.SaveReport(report, Path.Combine(models, PretrainedCheckpoint.ReportFileName));
             progress?.Report(new WorkProgress("pretrained", 1, 1, $"{report.Mapped.Count} tensors from {report.Source} ({report.Names}), "
                 + $"{report.Reinitialized.Count} re-initialized; {PretrainedCheckpoint.NormalizationNote(run.Template)}"));
         }
         using var optimizer = CreateOptimizer(hp, network.Parameters);
+        string where = ranks.Communicator.Size > 1 ? $"{backend.Name}, {ranks.Communicator.Size} ranks{(hp.SyncBn ? " with sync_bn" : "")}" : backend.Name;
         progress?.Report(new WorkProgress("model", 1, 1, string.Create(CultureInfo.InvariantCulture,
-            $"{run.Template.Name}: X3D with {network.Parameters.TrainableCount / 1e6:F2} M parameters, {run.Labels.Count} classes, {hp.Optimizer} on {backend.Name}")));
+            $"{run.Template.Name}: X3D with {network.Parameters.TrainableCount / 1e6:F2} M parameters, {run.Labels.Count} classes, {hp.Optimizer} on {where}")));
         var preprocessing = ModelFactory.Preprocessing(run.Template.Data);
         using var trainLoader = new ClipLoader(run.Train, preprocessing, new ClipLoaderOptions
         {
@@ -83,8 +97,11 @@ public static class Trainer
             Seed = (ulong)hp.Seed,
             DropLast = run.Train.Count > hp.BatchSize,
             CacheFrames = true,
+            Shard = ranks.Shard,
         });
-        using var valLoader = new ClipLoader(run.Val, preprocessing, new ClipLoaderOptions
+        network.FirstBatchRow = ranks.Shard.Of(hp.BatchSize).Start.Value * trainLoader.ViewsPerVideo;
+        var ownVal = run.Val.Take(ranks.Shard.Of(run.Val.Count)).ToList();
+        using var valLoader = new ClipLoader(ownVal, preprocessing, new ClipLoaderOptions
         {
             Mode = ClipMode.Test,
             BatchSize = hp.BatchSize,
@@ -95,7 +112,8 @@ public static class Trainer
         var state = run.Resume && File.Exists(lastCheckpoint)
             ? TrainingState.Load(lastCheckpoint, hp, network, optimizer)
             : new TrainingState(hp, []);
-        WriteMetrics(run.OutputFolder, state.History);
+        if (ranks.WritesOutputs)
+            WriteMetrics(run.OutputFolder, state.History);
 
         using var loss = new SoftmaxCrossEntropy(backend, (float)hp.LabelSmoothing);
         using var clipping = new GradientClipping(network.Parameters, (float)hp.GradClip);
@@ -120,7 +138,7 @@ public static class Trainer
                 correct += read.Correct;
                 seen += read.Seen;
                 progress?.Report(new WorkProgress("training", optimizer.StepCount, totalSteps,
-                    string.Create(CultureInfo.InvariantCulture, $"epoch {epoch + 1}/{hp.Epochs} loss {lossSum / seen:F3} acc {correct / (double)seen:F2} {seen / clock.Elapsed.TotalSeconds:F1} clips/s")));
+                    string.Create(CultureInfo.InvariantCulture, $"epoch {epoch + 1}/{hp.Epochs} loss {lossSum / seen:F3} acc {correct / (double)seen:F2} {seen * ranks.Communicator.Size / clock.Elapsed.TotalSeconds:F1} clips/s")));
             }
 
             foreach (var batch in trainLoader.ReadEpoch(epoch, cancellationToken))
@@ -129,6 +147,7 @@ public static class Trainer
                 stepMetrics.Add(loss, batch.Labels, optimizer.StepCount + 1, rate);
                 network.Parameters.ZeroGradients();
                 network.Backward(loss.Backward());
+                ranks.AverageGradients(network.Parameters);
                 clipping.Clip();
                 rate = schedule.RateAt(optimizer.StepCount);
                 optimizer.Step((float)rate);
@@ -137,13 +156,19 @@ public static class Trainer
             }
             ReadMetrics();
             double trainSeconds = clock.Elapsed.TotalSeconds;
-            var probabilities = VideoScorer.Score(batch => network.Forward(input.Load(batch), training: false).ToArray(),
-                network.Config.NumClasses, valLoader.ReadEpoch(0, cancellationToken), valLoader.BatchesPerEpoch, run.Val.Count, "validation", null);
+            double[] totals = [lossSum, correct, seen];
+            ranks.Sum(totals);
+            (lossSum, correct, seen) = (totals[0], (int)totals[1], (int)totals[2]);
+            var probabilities = ranks.GatherScores(VideoScorer.Score(batch => network.Forward(input.Load(batch), training: false).ToArray(),
+                network.Config.NumClasses, valLoader.ReadEpoch(0, cancellationToken), valLoader.BatchesPerEpoch, ownVal.Count, "validation", null),
+                run.Val.Count, network.Config.NumClasses);
             var metrics = ClassificationMetrics.Compute(probabilities, [.. run.Val.Select(v => v.Label)],
                 [.. run.Val.Select(v => v.Frames.Count)], run.Labels);
             var epochMetrics = new EpochMetrics(epoch + 1, lossSum / seen, correct / (double)seen, rate, metrics.Top1,
                 metrics.MeanClassAccuracy, seen / trainSeconds, clock.Elapsed.TotalSeconds);
             state.History.Add(epochMetrics);
+            if (!ranks.WritesOutputs)
+                continue;
             if (state.BestEpoch == epoch + 1)
                 ModelCheckpoint.SaveWeights(Path.Combine(models, TrainedModel.WeightsFileName), network);
             File.AppendAllText(Path.Combine(run.OutputFolder, EpochMetrics.FileName), epochMetrics.ToJsonLine() + "\n");
@@ -151,7 +176,8 @@ public static class Trainer
             progress?.Report(new WorkProgress("validation", epoch + 1, hp.Epochs,
                 string.Create(CultureInfo.InvariantCulture, $"epoch {epoch + 1} top-1 {metrics.Top1:F3}, mean class {metrics.MeanClassAccuracy:F3} (best {state.BestValTop1:F3} at epoch {state.BestEpoch})")));
         }
-        Plots.TrainingCurves(Path.Combine(run.OutputFolder, CurvesFileName), state.History);
+        if (ranks.WritesOutputs)
+            Plots.TrainingCurves(Path.Combine(run.OutputFolder, CurvesFileName), state.History);
         return new TrainingSummary(state.History, state.BestValTop1, state.BestEpoch, state.StoppedEarly);
     }
 
