@@ -61,7 +61,7 @@ public static class Elementwise
     }
 
     /// <summary>
-    /// x *= min(1, maxNorm / sqrt(sumOfSquares[0])): gradient-norm clipping with the norm left on the device
+    /// x *= maxNorm / (sqrt(sumOfSquares[0]) + 1e-6) when the norm exceeds maxNorm (PyTorch's clip_grad_norm_, as the CPU backend): gradient-norm clipping with the norm left on the device
     /// (<see cref="SumOfSquares"/>); a zero norm leaves x as it is.
     /// </summary>
     public static void ClipByNorm(GpuKernels gpu, ArrayView<float> x, ArrayView<float> sumOfSquares, float maxNorm, long count) =>
@@ -112,6 +112,6 @@ public static class Elementwise
     {
         float norm = XMath.Sqrt(sumOfSquares[0]);
         if (norm > maxNorm)
-            x[i] *= maxNorm / norm;
+            x[i] *= maxNorm / (norm + 1e-6f);
     }
 }
