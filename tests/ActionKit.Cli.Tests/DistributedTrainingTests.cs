@@ -45,14 +45,12 @@ public sealed class TinyPipeline : IDisposable
 }
 
 /// <summary>
-/// `mpirun -np 2 actionkit train` on loopback (MPICH; build.sh installs it): the same weights as one process, bit for
-/// bit the same across runs, and a killed rank that ends the job and leaves a checkpoint to resume from.
+/// `mpirun -np 2 actionkit train` on loopback (MPICH; build.sh installs it): with sync_bn the weights and optimizer
+/// state of one process bit for bit, the same across runs, and a killed rank that ends the job and leaves a
+/// checkpoint to resume from.
 /// </summary>
 public sealed class DistributedTrainingTests(TinyPipeline pipeline) : IClassFixture<TinyPipeline>
 {
-    // Measured: 2.4e-7 (a running variance) after 3 steps; float sums in another order.
-    const float Tolerance = 1e-5f;
-
     static readonly string Cli = Path.Combine(AppContext.BaseDirectory, "actionkit.dll");
     static readonly string RankScript = Path.Combine(CliTests.RepositoryRoot(), "build", "mpi-rank.sh");
 
@@ -72,12 +70,6 @@ public sealed class DistributedTrainingTests(TinyPipeline pipeline) : IClassFixt
         return Process.Start(start) ?? throw new InvalidOperationException("mpiexec.mpich did not start (install MPICH: apt-get install mpich)");
     }
 
-    static Dictionary<string, float[]> Weights(string workspace)
-    {
-        var (tensors, _) = SafeTensors.Read(Path.Combine(workspace, "models", "weights.safetensors"));
-        return tensors.Where(t => t.Type == SafeTensorType.F32).ToDictionary(t => t.Name, t => t.ToFloats());
-    }
-
     static byte[] Bytes(string workspace, string file) => File.ReadAllBytes(Path.Combine(workspace, "models", file));
 
     // A checkpoint's tensors (weights, optimizer state), without its metadata (the history holds timings).
@@ -85,7 +77,7 @@ public sealed class DistributedTrainingTests(TinyPipeline pipeline) : IClassFixt
         [.. SafeTensors.Read(Path.Combine(workspace, "models", file)).Tensors.SelectMany(tensor => tensor.Data)];
 
     [Fact]
-    public void Two_ranks_with_sync_bn_match_one_process_and_repeat_bit_for_bit()
+    public void Two_ranks_with_sync_bn_train_one_process_weights_bit_for_bit_and_repeat()
     {
         string one = pipeline.Workspace("one"), first = pipeline.Workspace("two-a"), second = pipeline.Workspace("two-b");
         foreach (var (ranks, workspace) in new[] { (1, one), (2, first), (2, second) })
@@ -97,10 +89,8 @@ public sealed class DistributedTrainingTests(TinyPipeline pipeline) : IClassFixt
         Assert.Equal(Tensors(first, "last.ckpt"), Tensors(second, "last.ckpt"));
         Assert.Equal(File.ReadAllText(Path.Combine(first, "metrics.jsonl")).Split("train_clips")[0], File.ReadAllText(Path.Combine(second, "metrics.jsonl")).Split("train_clips")[0]);
 
-        var reference = Weights(one);
-        var (worst, name) = Weights(first).SelectMany(tensor => tensor.Value.Select((v, i) => (Math.Abs(v - reference[tensor.Key][i]), tensor.Key))).Max();
-        Assert.True(worst <= Tolerance, $"2 ranks differ from one process by {worst} in {name}");
-        Assert.NotEqual(Bytes(one, "weights.safetensors"), Bytes(first, "weights.safetensors"));
+        // Batch sums in the clip tree (Kernels.Cpu.BatchTree): 4 clips per rank are a subtree of one process's 8.
+        Assert.Equal(Tensors(one, "last.ckpt"), Tensors(first, "last.ckpt"));
     }
 
     [Fact]

@@ -4,7 +4,7 @@ using static ActionKit.Engine.Tests.GradientCheck;
 
 namespace ActionKit.Engine.Tests;
 
-/// <summary>sync_bn: two replicas, each with half the rows, against one BatchNorm over all of them.</summary>
+/// <summary>sync_bn: two replicas, each with part of the rows, against one BatchNorm over all of them (bit for bit when each holds a power-of-two number of clips).</summary>
 public sealed class SyncBatchNormTests
 {
     const int Channels = 11;
@@ -39,13 +39,14 @@ public sealed class SyncBatchNormTests
             return this;
         }
 
-        // Forward then backward of rows [first, first + count) of x and dy [rows, C]; returns (y, dx) of those rows.
-        public (float[] Y, float[] Dx) Step(float[] x, float[] dy, int first, int count)
+        // Forward then backward of clips [first, first + count) of x and dy [clips, rowsPerClip, C]; returns (y, dx) of those clips.
+        public (float[] Y, float[] Dx) Step(float[] x, float[] dy, int first, int count, int rowsPerClip = 1)
         {
-            using var input = Backend.Allocate(count, Channels);
-            using var gradient = Backend.Allocate(count, Channels);
-            input.CopyFrom(x.AsSpan(first * Channels, count * Channels));
-            gradient.CopyFrom(dy.AsSpan(first * Channels, count * Channels));
+            using var input = Backend.Allocate(count, rowsPerClip, Channels);
+            using var gradient = Backend.Allocate(count, rowsPerClip, Channels);
+            int offset = first * rowsPerClip * Channels, length = count * rowsPerClip * Channels;
+            input.CopyFrom(x.AsSpan(offset, length));
+            gradient.CopyFrom(dy.AsSpan(offset, length));
             float[] y = Layer.Forward(input, training: true).ToArray();
             return (y, Layer.Backward(gradient).ToArray());
         }
@@ -90,6 +91,41 @@ public sealed class SyncBatchNormTests
         foreach (var replica in new[] { first, second })
             foreach (string name in new[] { "bn.running_mean", "bn.running_var" })
                 AssertClose(whole.Store[name].Value.ToArray(), replica.Store[name].Value.ToArray(), 1e-6f, name);
+    }
+
+    [Theory]
+    [InlineData(Activation.None)]
+    [InlineData(Activation.Relu)]
+    [InlineData(Activation.Swish)]
+    public void Two_replicas_of_four_clips_compute_one_batch_norm_over_eight_bit_for_bit(Activation activation)
+    {
+        const int clips = 8, rowsPerClip = 300; // two kernel chunks per clip, the second one short
+        float[] x = [.. RandomValues(clips * rowsPerClip * Channels, 5).Select(v => 4 * v + 2)];
+        float[] dy = RandomValues(clips * rowsPerClip * Channels, 6);
+
+        using var whole = new Replica(null).Build(activation);
+        var (y, dx) = whole.Step(x, dy, 0, clips, rowsPerClip);
+        var reducer = new TwoReplicas();
+        using var first = new Replica(reducer.For(0)).Build(activation);
+        using var second = new Replica(reducer.For(1)).Build(activation);
+        var parts = new (float[] Y, float[] Dx)[2];
+        var threads = new[] { new Thread(() => parts[0] = first.Step(x, dy, 0, clips / 2, rowsPerClip)), new Thread(() => parts[1] = second.Step(x, dy, clips / 2, clips / 2, rowsPerClip)) };
+        foreach (var thread in threads)
+            thread.Start();
+        foreach (var thread in threads)
+            thread.Join();
+
+        float[] joinedY = [.. parts[0].Y, .. parts[1].Y], joinedDx = [.. parts[0].Dx, .. parts[1].Dx];
+        Assert.Equal(y, joinedY);
+        Assert.Equal(dx, joinedDx);
+        foreach (string name in new[] { "bn.weight", "bn.bias" })
+        {
+            float[] sum = [.. first.Store[name].Gradient.ToArray().Zip(second.Store[name].Gradient.ToArray(), (a, b) => a + b)];
+            Assert.Equal(whole.Store[name].Gradient.ToArray(), sum);
+        }
+        foreach (var replica in new[] { first, second })
+            foreach (string name in new[] { "bn.running_mean", "bn.running_var" })
+                Assert.Equal(whole.Store[name].Value.ToArray(), replica.Store[name].Value.ToArray());
     }
 
     static void AssertClose(float[] expected, float[] actual, float tolerance, string what)

@@ -95,8 +95,8 @@ public sealed unsafe class FusedActivationTests
             fixed (float* py = result.Y, pm = result.Mean, ps = result.InvStd, prm = runningMean, prv = result.RunningVar, px = x,
                    pg = gamma, pb = beta, pdg = result.DGamma, pdb = result.DBeta, pdx = result.DX, pdy = dy)
             {
-                BatchNorm.ForwardTraining(py, pm, ps, prm, prv, px, pg, pb, rows, channels, 0.1f, 1e-5f, activation);
-                BatchNorm.Backward(pdx, pdg, pdb, pdy, px, pg, pb, pm, ps, rows, channels, activation);
+                BatchNorm.ForwardTraining(py, pm, ps, prm, prv, px, pg, pb, rows, 1, channels, 0.1f, 1e-5f, activation);
+                BatchNorm.Backward(pdx, pdg, pdb, pdy, px, pg, pb, pm, ps, rows, 1, channels, activation);
             }
         });
         return result;

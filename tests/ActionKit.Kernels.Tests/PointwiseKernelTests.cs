@@ -175,7 +175,7 @@ public sealed unsafe class PointwiseKernelTests
             GlobalAveragePool.Forward(pp, px, batch, positions, channels);
             GlobalAveragePool.Backward(pdp, pp, batch, positions, channels, accumulate: false);
             GlobalAveragePool.Backward(pa, pp, batch, positions, channels, accumulate: true);
-            Bias.Backward(pdb, pdy, batch * positions, channels);
+            Bias.Backward(pdb, pdy, batch * positions, channels, batch);
         }
         for (int i = 0; i < x.Length; i++)
             Near(dy[i] + dPool[i], accumulated[i]);

@@ -6,33 +6,41 @@ namespace ActionKit.Kernels.Cpu;
 /// Batch normalization over channels-last rows: x is [rows, C] with rows = N*D*H*W, statistics per channel, fused
 /// with the activation that follows it (X3D: ReLU, or Swish where no squeeze-excitation comes between), so the
 /// normalized tensor is never written; backward recomputes the pre-activation from x. Every pass walks rows in
-/// fixed chunks and vectorizes over channels, the last vector masked; per-chunk sums are combined in chunk order,
-/// in double.
+/// fixed chunks within each clip and vectorizes over channels, the last vector masked; sums combine in double, a
+/// clip's chunks in order and the clips in <see cref="BatchTree"/> order. With sync_bn a caller passes
+/// <c>addReplicas</c>, which replaces the sums [rows, C + C] by their total over the data-parallel ranks (in the same
+/// tree), so that N ranks normalize with the bits one process computes.
 /// </summary>
 public static unsafe class BatchNorm
 {
     const int RowsPerChunk = 256;
 
     /// <summary>
-    /// y = act(γ·(x - mean)·invStd + β) with batch statistics; writes mean and invStd [C] for the backward pass and
+    /// y = act(γ·(x - mean)·invStd + β) with batch statistics over rows = clips · rows per clip (and the other ranks'
+    /// rows when <paramref name="addReplicas"/> is given); writes mean and invStd [C] for the backward pass and
     /// updates running statistics as PyTorch does (unbiased variance, running = (1-momentum)·running + momentum·batch).
     /// </summary>
     public static void ForwardTraining(float* y, float* mean, float* invStd, float* runningMean, float* runningVar,
-        float* x, float* gamma, float* beta, long rows, int channels, float momentum, float epsilon, Activation activation)
+        float* x, float* gamma, float* beta, long rows, int clips, int channels, float momentum, float epsilon, Activation activation,
+        Action<double[]>? addReplicas = null)
     {
-        var arrays = new ChannelArrays(channels, 3);
-        float* shift = arrays[0], scale = arrays[1], bias = arrays[2];
-        // Sums of (x - x[0]) rather than of x keep E[x²] - E[x]² exact enough when |mean| >> std.
-        Buffer.MemoryCopy(x, shift, channels * sizeof(float), channels * sizeof(float));
-        var sums = new SumsJob(x, shift, null, null, null, rows, channels);
+        var arrays = new ChannelArrays(channels, 2 + clips);
+        float* scale = arrays[0], bias = arrays[1], shifts = arrays[2];
+        // Each clip's sums are of x - (its first row), which keeps them exact enough in float when |mean| >> std, and
+        // depends only on the clip, not on which rank holds it; in double they become raw moments that add up.
+        long rowsPerClip = BatchTree.RowsPerClip(rows, clips);
+        for (int clip = 0; clip < clips; clip++)
+            Buffer.MemoryCopy(x + clip * rowsPerClip * channels, arrays[2 + clip], channels * sizeof(float), channels * sizeof(float));
+        var sums = new SumsJob(x, shifts, Padded(channels), null, null, null, rows, clips, channels);
         Activations.Run(sums, Activation.None);
+        double[] totals = sums.Totals(addReplicas);
+        double allRows = totals[0];
         for (int c = 0; c < channels; c++)
         {
-            var (sum, squares) = sums.Total(c);
-            double offset = sum / rows, variance = Math.Max(0, squares / rows - offset * offset);
-            mean[c] = (float)(shift[c] + offset);
+            double average = totals[1 + c] / allRows, variance = Math.Max(0, totals[1 + channels + c] / allRows - average * average);
+            mean[c] = (float)average;
             invStd[c] = (float)(1.0 / Math.Sqrt(variance + epsilon));
-            double unbiased = rows > 1 ? variance * rows / (rows - 1) : variance;
+            double unbiased = allRows > 1 ? variance * allRows / (allRows - 1) : variance;
             runningMean[c] = (1 - momentum) * runningMean[c] + momentum * mean[c];
             runningVar[c] = (float)((1 - momentum) * runningVar[c] + momentum * unbiased);
         }
@@ -56,10 +64,12 @@ public static unsafe class BatchNorm
 
     /// <summary>
     /// dx (overwritten), dγ and dβ (accumulated) from dy, the gradient at the activation's output; the activation's
-    /// derivative is taken at the pre-activation recomputed from x exactly as the forward pass computed it.
+    /// derivative is taken at the pre-activation recomputed from x exactly as the forward pass computed it. With
+    /// <paramref name="addReplicas"/> the sums cover every rank's rows, and dγ, dβ get this rank's share of them
+    /// (rows / all rows), which the trainer's gradient average over the ranks turns back into the whole.
     /// </summary>
     public static void Backward(float* dx, float* dGamma, float* dBeta, float* dy, float* x, float* gamma, float* beta,
-        float* mean, float* invStd, long rows, int channels, Activation activation)
+        float* mean, float* invStd, long rows, int clips, int channels, Activation activation, Action<double[]>? addReplicas = null)
     {
         var arrays = new ChannelArrays(channels, 6);
         float* scale = arrays[0], bias = arrays[1], center = arrays[2];
@@ -67,18 +77,19 @@ public static unsafe class BatchNorm
         NormalizeAsScaleShift(scale, bias, gamma, beta, mean, invStd, channels);
         Buffer.MemoryCopy(mean, center, channels * sizeof(float), channels * sizeof(float));
         // Σg and Σg·(x - mean), with g = act'(pre-activation)·dy.
-        var sums = new SumsJob(x, center, dy, scale, bias, rows, channels);
+        var sums = new SumsJob(x, center, 0, dy, scale, bias, rows, clips, channels);
         Activations.Run(sums, activation);
+        double[] totals = sums.Totals(addReplicas);
+        double allRows = totals[0], share = rows / allRows;
         for (int c = 0; c < channels; c++)
         {
-            var (sumGradient, sumGradientCentered) = sums.Total(c);
-            double sumXhat = sumGradientCentered * invStd[c], a = gamma[c] * invStd[c];
-            dBeta[c] += (float)sumGradient;
-            dGamma[c] += (float)sumXhat;
+            double sumGradient = totals[1 + c], sumXhat = totals[1 + channels + c] * invStd[c], a = gamma[c] * invStd[c];
+            dBeta[c] += (float)(sumGradient * share);
+            dGamma[c] += (float)(sumXhat * share);
             // dx = a·(g - (Σg + x̂·Σg·x̂)/N) = a·g + [-a·Σg·x̂·invStd/N]·(x - mean) - a·Σg/N
             gradientScale[c] = (float)a;
-            centeredScale[c] = (float)(-a * sumXhat * invStd[c] / rows);
-            constant[c] = (float)(-a * sumGradient / rows);
+            centeredScale[c] = (float)(-a * sumXhat * invStd[c] / allRows);
+            constant[c] = (float)(-a * sumGradient / allRows);
         }
         Activations.Run(new ApplyJob(dx, x, scale, bias, dy, new BackwardCoefficients(center, gradientScale, centeredScale, constant), rows, channels), activation);
     }
@@ -123,19 +134,23 @@ public static unsafe class BatchNorm
     }
 
     /// <summary>
-    /// Per chunk and channel, with d = x - center: without dy, (Σd, Σd²); with dy, g = act'(x·scale + bias)·dy and
-    /// (Σg, Σg·d). <see cref="Total"/> adds the chunks in order.
+    /// Per chunk and channel, with d = x - center (a clip's center at centers + clip · centerStride): without dy,
+    /// (Σd, Σd²); with dy, g = act'(x·scale + bias)·dy and (Σg, Σg·d). Chunks never cross a clip; <see cref="Totals"/>
+    /// adds them in <see cref="BatchTree"/> order.
     /// </summary>
-    readonly struct SumsJob(float* x, float* center, float* dy, float* scale, float* bias, long rows, int channels) : IActivationKernel
+    readonly struct SumsJob(float* x, float* centers, int centerStride, float* dy, float* scale, float* bias, long rows, int clips, int channels) : IActivationKernel
     {
-        readonly int stride = Padded(channels), chunks = CpuParallel.ChunkCount(rows, RowsPerChunk);
-        readonly float* partials = Scratch.Get(ScratchSlot.CallPartials, CpuParallel.ChunkCount(rows, RowsPerChunk) * 2L * Padded(channels));
+        readonly int stride = Padded(channels);
+        readonly long rowsPerClip = BatchTree.RowsPerClip(rows, clips);
+        readonly int chunksPerClip = CpuParallel.ChunkCount(BatchTree.RowsPerClip(rows, clips), RowsPerChunk);
+        readonly float* partials = Scratch.Get(ScratchSlot.CallPartials,
+            clips * CpuParallel.ChunkCount(BatchTree.RowsPerClip(rows, clips), RowsPerChunk) * 2L * Padded(channels));
 
         public void Run<TActivation, TSimd, TVector>()
             where TActivation : struct, IActivation where TSimd : struct, ISimd<TVector> where TVector : struct
         {
             var job = this;
-            CpuParallel.For(chunks, chunk =>
+            CpuParallel.For(clips * chunksPerClip, chunk =>
             {
                 if (job.Statistics)
                     job.SumChunk<TActivation, TSimd, TVector, Off>(chunk);
@@ -152,7 +167,10 @@ public static unsafe class BatchNorm
         {
             float* first = partials + (long)chunk * 2 * stride, second = first + stride;
             new Span<float>(first, 2 * stride).Clear();
-            long start = (long)chunk * RowsPerChunk, end = Math.Min(rows, start + RowsPerChunk);
+            int clip = chunk / chunksPerClip;
+            float* center = centers + (long)clip * centerStride;
+            long clipStart = clip * rowsPerClip;
+            long start = clipStart + (long)(chunk % chunksPerClip) * RowsPerChunk, end = Math.Min(clipStart + rowsPerClip, start + RowsPerChunk);
             for (long r = start; r < end; r++)
                 for (int c = 0; c < channels; c += TSimd.Width)
                 {
@@ -168,15 +186,40 @@ public static unsafe class BatchNorm
                 }
         }
 
-        public (double First, double Second) Total(int channel)
+        /// <summary>
+        /// [rows, then per channel Σx and Σx² (statistics) or Σg and Σg·d (gradients)] in double: each clip's chunks
+        /// in order (statistics: as raw moments, from its sums about its center), the clips in the tree; then, with
+        /// <paramref name="addReplicas"/>, totals over every rank (rows too).
+        /// </summary>
+        public double[] Totals(Action<double[]>? addReplicas)
         {
-            double first = 0, second = 0;
-            for (int chunk = 0; chunk < chunks; chunk++)
+            int width = 2 * channels;
+            var perClip = new double[clips * width];
+            double* first = stackalloc double[channels], second = stackalloc double[channels];
+            for (int clip = 0; clip < clips; clip++)
             {
-                first += partials[(long)chunk * 2 * stride + channel];
-                second += partials[((long)chunk * 2 + 1) * stride + channel];
+                new Span<double>(first, channels).Clear();
+                new Span<double>(second, channels).Clear();
+                for (int chunk = clip * chunksPerClip; chunk < (clip + 1) * chunksPerClip; chunk++)
+                    for (int c = 0; c < channels; c++)
+                    {
+                        first[c] += partials[(long)chunk * 2 * stride + c];
+                        second[c] += partials[((long)chunk * 2 + 1) * stride + c];
+                    }
+                for (int c = 0; c < channels; c++)
+                {
+                    // Σx = n·s + Σd and Σx² = Σd² + 2·s·Σd + n·s², with d = x - s.
+                    double shift = Statistics ? centers[(long)clip * centerStride + c] : 0;
+                    perClip[clip * width + c] = first[c] + rowsPerClip * shift;
+                    perClip[clip * width + channels + c] = second[c] + (2 * first[c] + rowsPerClip * shift) * shift;
+                }
             }
-            return (first, second);
+            BatchTree.Sum<double>(perClip, width, clips);
+            var totals = new double[1 + width];
+            totals[0] = rows;
+            perClip.AsSpan(0, width).CopyTo(totals.AsSpan(1));
+            addReplicas?.Invoke(totals);
+            return totals;
         }
     }
 

@@ -19,21 +19,23 @@ public static unsafe class Bias
             }
         });
 
-    /// <summary>dBias[c] += Σ_r dy[r, c], per fixed chunk then in chunk order.</summary>
-    public static void Backward(float* dBias, float* dy, long rows, int channels)
+    /// <summary>dBias[c] += Σ_r dy[r, c] over rows = clips · rows per clip, summed in <see cref="BatchTree"/> order.</summary>
+    public static void Backward(float* dBias, float* dy, long rows, int channels, int clips)
     {
-        int chunks = CpuParallel.ChunkCount(rows, RowsPerChunk);
-        float* partials = Scratch.Get(ScratchSlot.CallPartials, (long)chunks * channels);
-        CpuParallel.For(chunks, chunk =>
+        long rowsPerClip = BatchTree.RowsPerClip(rows, clips);
+        int chunksPerClip = CpuParallel.ChunkCount(rowsPerClip, RowsPerChunk);
+        float* partials = Scratch.Get(ScratchSlot.CallPartials, (long)clips * chunksPerClip * channels);
+        CpuParallel.For(clips * chunksPerClip, chunk =>
         {
             var sum = new Span<float>(partials + (long)chunk * channels, channels);
             sum.Clear();
-            long start = (long)chunk * RowsPerChunk, end = Math.Min(rows, start + RowsPerChunk);
+            long start = chunk / chunksPerClip * rowsPerClip + (long)(chunk % chunksPerClip) * RowsPerChunk;
+            long end = Math.Min(chunk / chunksPerClip * rowsPerClip + rowsPerClip, start + RowsPerChunk);
             for (long r = start; r < end; r++)
                 TensorPrimitives.Add(sum, new ReadOnlySpan<float>(dy + r * channels, channels), sum);
         });
+        BatchTree.Reduce(partials, channels, clips, chunksPerClip);
         var total = new Span<float>(dBias, channels);
-        for (int chunk = 0; chunk < chunks; chunk++)
-            TensorPrimitives.Add(total, new ReadOnlySpan<float>(partials + (long)chunk * channels, channels), total);
+        TensorPrimitives.Add(total, new ReadOnlySpan<float>(partials, channels), total);
     }
 }

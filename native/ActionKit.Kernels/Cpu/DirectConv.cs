@@ -9,12 +9,14 @@ namespace ActionKit.Kernels.Cpu;
 /// target's channels; when the vector width does not divide them, the last vector overlaps the one before it.
 /// </summary>
 /// <remarks>
-/// The gathers compute each target row whole in one chunk; the weight gradient sums per-chunk partials in chunk
-/// order. Chunk boundaries depend only on the geometry, so results are bit-reproducible.
+/// The gathers compute each target row whole in one chunk; the weight gradient sums per-chunk partials within each
+/// clip in chunk order, then the clips in <see cref="BatchTree"/> order. Chunk boundaries depend only on one clip's
+/// geometry, so results are bit-reproducible and data-parallel ranks sum what one process sums.
 /// </remarks>
 internal static unsafe class DirectConv<TDense> where TDense : struct, IFlag
 {
     const int MaxChunks = 32;
+    const int WeightGradientChunksPerClip = 4;
     const int SlidePositions = 8;
 
     /// <summary>
@@ -28,7 +30,7 @@ internal static unsafe class DirectConv<TDense> where TDense : struct, IFlag
         Simd.Run(ref job, job.TargetChannels);
     }
 
-    /// <summary>partials [taps, S, Cout] (S = Cin dense, 1 depthwise) = Σ dOutput · input, summed over fixed chunks in order.</summary>
+    /// <summary>tapMajorGradient [taps, S, Cout] (S = Cin dense, 1 depthwise) = Σ dOutput · input, in <see cref="BatchTree"/> order.</summary>
     public static void WeightGradient(float* tapMajorGradient, float* dOutput, float* input, in ConvGeometry g)
     {
         var job = new WeightGradientJob(tapMajorGradient, dOutput, input, g);
@@ -283,19 +285,22 @@ internal static unsafe class DirectConv<TDense> where TDense : struct, IFlag
 
         public void Run<TSimd, TVector>() where TSimd : struct, ISimd<TVector> where TVector : struct
         {
-            int rows = g.Batch * g.OutDepth * g.OutHeight, rowsPerChunk = CpuParallel.ChunkCount(rows, MaxChunks);
-            int chunks = CpuParallel.ChunkCount(rows, rowsPerChunk);
-            long partialLength = (long)g.KernelVolume * GroupInputs * g.OutChannels;
-            float* partials = Scratch.Get(ScratchSlot.CallPartials, chunks * partialLength);
+            int rowsPerClip = g.OutDepth * g.OutHeight, rowsPerChunk = CpuParallel.ChunkCount(rowsPerClip, WeightGradientChunksPerClip);
+            int chunksPerClip = CpuParallel.ChunkCount(rowsPerClip, rowsPerChunk);
+            int partialLength = checked(g.KernelVolume * GroupInputs * g.OutChannels);
+            float* partials = Scratch.Get(ScratchSlot.CallPartials, (long)g.Batch * chunksPerClip * partialLength);
             var job = this;
-            CpuParallel.For(chunks, chunk =>
+            CpuParallel.For(g.Batch * chunksPerClip, chunk =>
             {
-                float* partial = partials + chunk * partialLength;
-                new Span<float>(partial, checked((int)partialLength)).Clear();
-                for (int row = chunk * rowsPerChunk; row < Math.Min(rows, (chunk + 1) * rowsPerChunk); row++)
+                float* partial = partials + (long)chunk * partialLength;
+                new Span<float>(partial, partialLength).Clear();
+                int first = chunk / chunksPerClip * rowsPerClip + chunk % chunksPerClip * rowsPerChunk;
+                int end = Math.Min(chunk / chunksPerClip * rowsPerClip + rowsPerClip, first + rowsPerChunk);
+                for (int row = first; row < end; row++)
                     job.AccumulateRow<TSimd, TVector>(partial, row);
             });
-            Simd.SumChunks<TSimd, TVector>(tapMajorGradient, partials, partialLength, chunks, accumulate: false);
+            BatchTree.Reduce(partials, partialLength, g.Batch, chunksPerClip);
+            Buffer.MemoryCopy(partials, tapMajorGradient, partialLength * sizeof(float), partialLength * sizeof(float));
         }
 
         // partial [taps, S, Cout] += this output row's contribution. A depthwise width-3 kernel with stride 1 or 2

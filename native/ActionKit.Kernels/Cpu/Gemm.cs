@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 
 namespace ActionKit.Kernels.Cpu;
@@ -36,6 +37,23 @@ public static unsafe class Gemm
             throw new ArgumentOutOfRangeException(nameof(m), $"Matrix sizes must be positive: m={m}, n={n}, k={k}.");
         var job = new MultiplyJob(new Operands(c, a, b, m, n, k, transposeA, transposeB), accumulate);
         Simd.Run(ref job, int.MaxValue);
+    }
+
+    /// <summary>
+    /// c [m, n] += aᵀ·b over <paramref name="clips"/> clips of equal length, a [rows, m] and b [rows, n]: each clip's
+    /// product alone, then the clips added in <see cref="BatchTree"/> order. The weight gradient of a layer applied to
+    /// every row of a batch, summed as data-parallel ranks can sum it exactly.
+    /// </summary>
+    public static void MultiplyTransposedAByClip(float* c, float* a, float* b, int m, int n, int rows, int clips)
+    {
+        int rowsPerClip = checked((int)BatchTree.RowsPerClip(rows, clips)), productLength = checked(m * n);
+        float* partials = Scratch.Get(ScratchSlot.ClipPartials, (long)clips * productLength);
+        for (int clip = 0; clip < clips; clip++)
+            Multiply(partials + (long)clip * productLength, a + (long)clip * rowsPerClip * m, b + (long)clip * rowsPerClip * n,
+                m, n, rowsPerClip, transposeA: true, transposeB: false, accumulate: false);
+        BatchTree.Reduce(partials, productLength, clips, 1);
+        var total = new Span<float>(c, productLength);
+        TensorPrimitives.Add(total, new ReadOnlySpan<float>(partials, productLength), total);
     }
 
     /// <summary>The matrices of one call and the strides that read op(a) and op(b) in place.</summary>

@@ -9,6 +9,7 @@ internal enum ScratchSlot
     CallOperand,
     CallPartials,
     Chunk,
+    ClipPartials,
 }
 
 /// <summary>

@@ -83,12 +83,20 @@ public sealed unsafe class CpuBackend : IBackend
     public void DepthwiseConv3dBackwardWeight(Tensor dWeight, Tensor dOutput, Tensor input, ConvGeometry geometry) =>
         Kernels.Cpu.DepthwiseConv3d.BackwardWeight(P(dWeight), P(dOutput), P(input), geometry);
 
+    public void LinearWeightGradient(Tensor dWeight, Tensor dy, Tensor x, int outFeatures, int inFeatures)
+    {
+        int rows = checked((int)(x.Length / inFeatures));
+        if (dWeight.Length != (long)outFeatures * inFeatures || x.Length != (long)rows * inFeatures || dy.Length != (long)rows * outFeatures)
+            throw new ArgumentException($"LinearWeightGradient sizes out={outFeatures} in={inFeatures} do not match {dWeight}, {dy}, {x}.");
+        Gemm.MultiplyTransposedAByClip(P(dWeight), P(dy), P(x), outFeatures, inFeatures, rows, x.Dim(0));
+    }
+
     public void BatchNormForwardTraining(Tensor y, Tensor mean, Tensor invStd, Tensor runningMean, Tensor runningVar,
-        Tensor x, Tensor gamma, Tensor beta, float momentum, float epsilon, Activation activation)
+        Tensor x, Tensor gamma, Tensor beta, float momentum, float epsilon, Activation activation, Layers.BatchStatisticsReducer? replicas = null)
     {
         SameLength(y, x);
         Kernels.Cpu.BatchNorm.ForwardTraining(P(y), P(mean), P(invStd), P(runningMean), P(runningVar), P(x), P(gamma), P(beta),
-            x.Length / gamma.Length, (int)gamma.Length, momentum, epsilon, activation);
+            x.Length / gamma.Length, x.Dim(0), (int)gamma.Length, momentum, epsilon, activation, replicas is null ? null : sums => replicas(sums));
     }
 
     public void BatchNormForwardInference(Tensor y, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
@@ -100,12 +108,12 @@ public sealed unsafe class CpuBackend : IBackend
     }
 
     public void BatchNormBackward(Tensor dx, Tensor dGamma, Tensor dBeta, Tensor dy, Tensor x, Tensor gamma, Tensor beta,
-        Tensor mean, Tensor invStd, Activation activation)
+        Tensor mean, Tensor invStd, Activation activation, Layers.BatchStatisticsReducer? replicas = null)
     {
         SameLength(dx, x);
         SameLength(dy, x);
         Kernels.Cpu.BatchNorm.Backward(P(dx), P(dGamma), P(dBeta), P(dy), P(x), P(gamma), P(beta), P(mean), P(invStd),
-            x.Length / gamma.Length, (int)gamma.Length, activation);
+            x.Length / gamma.Length, x.Dim(0), (int)gamma.Length, activation, replicas is null ? null : sums => replicas(sums));
     }
 
     public void Relu(Tensor y, Tensor x) { SameLength(y, x); Elementwise.Relu(P(y), P(x), x.Length); }
@@ -124,7 +132,7 @@ public sealed unsafe class CpuBackend : IBackend
     public void Scale(Tensor x, float factor) => Elementwise.Scale(P(x), factor, x.Length);
 
     public void BiasForward(Tensor y, Tensor bias) => Bias.Forward(P(y), P(bias), y.Length / bias.Length, (int)bias.Length);
-    public void BiasBackward(Tensor dBias, Tensor dy) => Bias.Backward(P(dBias), P(dy), dy.Length / dBias.Length, (int)dBias.Length);
+    public void BiasBackward(Tensor dBias, Tensor dy) => Bias.Backward(P(dBias), P(dy), dy.Length / dBias.Length, (int)dBias.Length, dy.Dim(0));
 
     public void ChannelScaleForward(Tensor y, Tensor x, Tensor scale, Activation activation)
     {

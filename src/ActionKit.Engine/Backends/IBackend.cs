@@ -43,16 +43,26 @@ public interface IBackend : IDisposable
     void DepthwiseConv3dBackwardWeight(Tensor dWeight, Tensor dOutput, Tensor input, ConvGeometry geometry);
 
     /// <summary>
-    /// y = activation(BN(x)) with batch statistics per channel over rows of x [rows, C]; saves mean and invStd,
-    /// updates running stats.
+    /// dWeight [outFeatures, inFeatures] += dyᵀ·x, the weight gradient of a linear map applied to every row of a batch
+    /// (x [N, ..., inFeatures], dy [N, ..., outFeatures]): the CPU sums each clip's rows alone and the clips in a fixed
+    /// tree (Kernels.Cpu.BatchTree), so data-parallel ranks can add their parts to exactly what one process computes.
+    /// </summary>
+    void LinearWeightGradient(Tensor dWeight, Tensor dy, Tensor x, int outFeatures, int inFeatures);
+
+    /// <summary>
+    /// y = activation(BN(x)) with batch statistics per channel over rows of x [N, ..., C]; saves mean and invStd,
+    /// updates running stats. With <paramref name="replicas"/> (sync_bn) the statistics cover every rank's rows.
     /// </summary>
     void BatchNormForwardTraining(Tensor y, Tensor mean, Tensor invStd, Tensor runningMean, Tensor runningVar,
-        Tensor x, Tensor gamma, Tensor beta, float momentum, float epsilon, Activation activation);
+        Tensor x, Tensor gamma, Tensor beta, float momentum, float epsilon, Activation activation, Layers.BatchStatisticsReducer? replicas = null);
     void BatchNormForwardInference(Tensor y, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
         float epsilon, Activation activation);
-    /// <summary>dy is the gradient at the fused activation's output; the activation is re-derived from x, γ, β, mean, invStd.</summary>
+    /// <summary>
+    /// dy is the gradient at the fused activation's output; the activation is re-derived from x, γ, β, mean, invStd.
+    /// With <paramref name="replicas"/> (sync_bn) the sums cover every rank's rows and dγ, dβ get this rank's share.
+    /// </summary>
     void BatchNormBackward(Tensor dx, Tensor dGamma, Tensor dBeta, Tensor dy, Tensor x, Tensor gamma, Tensor beta,
-        Tensor mean, Tensor invStd, Activation activation);
+        Tensor mean, Tensor invStd, Activation activation, Layers.BatchStatisticsReducer? replicas = null);
 
     void Relu(Tensor y, Tensor x);
     void ReluBackward(Tensor dx, Tensor dy, Tensor y);
@@ -64,7 +74,7 @@ public interface IBackend : IDisposable
     void AddInPlace(Tensor y, Tensor x);
     void Scale(Tensor x, float factor);
 
-    /// <summary>y [rows, C] += bias [C]; dBias += Σ_rows dy.</summary>
+    /// <summary>y [rows, C] += bias [C]; dBias += Σ_rows dy (dy [N, ..., C], summed as <see cref="LinearWeightGradient"/> sums).</summary>
     void BiasForward(Tensor y, Tensor bias);
     void BiasBackward(Tensor dBias, Tensor dy);
 

@@ -147,10 +147,17 @@ public sealed class IlgpuBackend : IBackend
     public void DepthwiseConv3dBackwardWeight(Tensor dWeight, Tensor dOutput, Tensor input, ConvGeometry geometry) =>
         Run(nameof(DepthwiseConv3dBackwardWeight), () => Kernels.Gpu.DepthwiseConv3d.BackwardWeight(kernels, F(dWeight), F(dOutput), F(input), geometry), geometry, dWeight, dOutput, input);
 
+    // One GEMM over all rows: the GPU does not promise the CPU's clip-tree order (GPU ranks are not built).
+    public void LinearWeightGradient(Tensor dWeight, Tensor dy, Tensor x, int outFeatures, int inFeatures) =>
+        MatMul(dWeight, dy, x, outFeatures, inFeatures, checked((int)(x.Length / inFeatures)), transposeA: true, transposeB: false, accumulate: true);
+
     public void BatchNormForwardTraining(Tensor y, Tensor mean, Tensor invStd, Tensor runningMean, Tensor runningVar,
-        Tensor x, Tensor gamma, Tensor beta, float momentum, float epsilon, Activation activation) =>
+        Tensor x, Tensor gamma, Tensor beta, float momentum, float epsilon, Activation activation, Layers.BatchStatisticsReducer? replicas = null)
+    {
+        RequireOneReplica(replicas);
         Run(nameof(BatchNormForwardTraining), () => Kernels.Gpu.BatchNorm.ForwardTraining(kernels, F(y), F(mean), F(invStd), F(runningMean), F(runningVar),
             F(x), F(gamma), F(beta), Rows(x, gamma), (int)gamma.Length, momentum, epsilon, activation), y, x);
+    }
 
     public void BatchNormForwardInference(Tensor y, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
         float epsilon, Activation activation) =>
@@ -158,9 +165,18 @@ public sealed class IlgpuBackend : IBackend
             Rows(x, gamma), (int)gamma.Length, epsilon, activation), y, x);
 
     public void BatchNormBackward(Tensor dx, Tensor dGamma, Tensor dBeta, Tensor dy, Tensor x, Tensor gamma, Tensor beta,
-        Tensor mean, Tensor invStd, Activation activation) =>
+        Tensor mean, Tensor invStd, Activation activation, Layers.BatchStatisticsReducer? replicas = null)
+    {
+        RequireOneReplica(replicas);
         Run(nameof(BatchNormBackward), () => Kernels.Gpu.BatchNorm.Backward(kernels, F(dx), F(dGamma), F(dBeta), F(dy), F(x), F(gamma), F(beta), F(mean), F(invStd),
             Rows(x, gamma), (int)gamma.Length, activation), dx, dy, x);
+    }
+
+    static void RequireOneReplica(Layers.BatchStatisticsReducer? replicas)
+    {
+        if (replicas is not null)
+            throw new NotSupportedException("sync_bn over data-parallel ranks runs on the CPU backend; GPU ranks are not built yet (README: Training on several ranks).");
+    }
 
     public void Relu(Tensor y, Tensor x) => Elementwise2(nameof(Relu), y, x, Elementwise.Relu);
     public void ReluBackward(Tensor dx, Tensor dy, Tensor y) => Elementwise3(nameof(ReluBackward), dx, dy, y, Elementwise.ReluBackward);

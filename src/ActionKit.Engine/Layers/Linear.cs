@@ -45,7 +45,7 @@ public sealed class Linear : Layer
         using var timing = Time("backward");
         var x = Saved(input, Weight.Name);
         int rows = checked((int)(x.Length / inFeatures));
-        Backend.MatMul(Weight.Gradient, dy, x, outFeatures, inFeatures, rows, transposeA: true, transposeB: false, accumulate: true);
+        Backend.LinearWeightGradient(Weight.Gradient, dy, x, outFeatures, inFeatures);
         if (Bias is not null)
             Backend.BiasBackward(Bias.Gradient, dy);
         Ensure(ref inputGradient, x.Shape);

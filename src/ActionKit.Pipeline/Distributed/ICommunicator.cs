@@ -2,8 +2,8 @@ namespace ActionKit.Pipeline.Distributed;
 
 /// <summary>
 /// The processes (ranks) of a data-parallel run and the few collectives training needs. Sums add the ranks' values
-/// in rank order, whatever the library would pick, so every rank holds the same bits and a run with a given number
-/// of ranks is reproducible bit for bit.
+/// in a fixed tree over rank index (Kernels.Cpu.BatchTree), whatever the library would pick, so every rank holds the
+/// same bits and a run with a given number of ranks is reproducible bit for bit.
 /// </summary>
 public interface ICommunicator
 {
@@ -12,7 +12,7 @@ public interface ICommunicator
 
     int Size { get; }
 
-    /// <summary>Replaces <paramref name="values"/> on every rank by their element-wise sum over the ranks, in rank order.</summary>
+    /// <summary>Replaces <paramref name="values"/> on every rank by their element-wise sum over the ranks, in the fixed tree.</summary>
     void Sum(float[] values);
 
     /// <inheritdoc cref="Sum(float[])"/>

@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using ActionKit.Data;
+using ActionKit.Kernels.Cpu;
 using MPI;
 
 namespace ActionKit.Pipeline.Distributed;
@@ -10,7 +11,7 @@ namespace ActionKit.Pipeline.Distributed;
 /// The ranks started by MPICH's <c>mpirun</c>, through MPI.NET. MPI.NET was built against MS-MPI, whose integer
 /// handle ABI MPICH shares, so its P/Invokes of <c>msmpi.dll</c> are redirected to <c>libmpich.so.12</c>; Open MPI's
 /// handles are pointers and do not fit. Only primitive arrays cross the wire (MPI.NET's object paths use
-/// BinaryFormatter, which .NET 10 removed). Sums gather every rank's array and add them in rank order on every rank.
+/// BinaryFormatter, which .NET 10 removed). Sums gather every rank's array and add them in the batch tree's order on every rank.
 /// </summary>
 public sealed class MpiCommunicator : ICommunicator, IDisposable
 {
@@ -58,9 +59,9 @@ public sealed class MpiCommunicator : ICommunicator, IDisposable
             : throw new MissingToolException($"MPICH ({MpichLibrary})", "apt-get install mpich libmpich-dev");
     }
 
-    public void Sum(float[] values) => SumInRankOrder(values);
+    public void Sum(float[] values) => SumInTreeOrder(values);
 
-    public void Sum(double[] values) => SumInRankOrder(values);
+    public void Sum(double[] values) => SumInTreeOrder(values);
 
     public void Broadcast(double[] values)
     {
@@ -76,20 +77,16 @@ public sealed class MpiCommunicator : ICommunicator, IDisposable
 
     public void Dispose() => environment.Dispose();
 
-    // Every rank receives all ranks' arrays (one Allgather) and adds them in rank order: the same sum everywhere,
-    // independent of the library's reduction algorithm and message sizes.
-    void SumInRankOrder<T>(T[] values) where T : unmanaged, INumber<T>
+    // Every rank receives all ranks' arrays (one Allgather) and adds them in the batch tree over rank index: the same
+    // sum everywhere, independent of the library's reduction algorithm and message sizes, and with a power-of-two
+    // number of clips per rank the very sum one process computes over all the clips (Kernels.Cpu.BatchTree).
+    void SumInTreeOrder<T>(T[] values) where T : unmanaged, INumber<T>
     {
         int n = values.Length;
         if (gathered is not T[] all || all.Length != n * Size)
             gathered = all = new T[n * Size];
         world.AllgatherFlattened(values, n, ref all);
+        BatchTree.Sum<T>(all, n, Size);
         Array.Copy(all, values, n);
-        for (int rank = 1; rank < Size; rank++)
-        {
-            var part = all.AsSpan(rank * n, n);
-            for (int i = 0; i < n; i++)
-                values[i] += part[i];
-        }
     }
 }

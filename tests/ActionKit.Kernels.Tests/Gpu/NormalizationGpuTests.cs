@@ -26,9 +26,9 @@ public unsafe class NormalizationGpuTests(GpuFixture gpu) : IClassFixture<GpuFix
         fixed (float* y = want.Y, mean = want.Mean, invStd = want.InvStd, rm = want.RunningMean, rv = want.RunningVar, xp = x, g = gamma, b = beta)
         fixed (float* yInference = want.YInference, dx = want.Dx, dg = want.DGamma, db = want.DBeta, dyp = dy)
         {
-            Cpu.BatchNorm.ForwardTraining(y, mean, invStd, rm, rv, xp, g, b, Rows, Channels, 0.1f, 1e-5f, activation);
+            Cpu.BatchNorm.ForwardTraining(y, mean, invStd, rm, rv, xp, g, b, Rows, 1, Channels, 0.1f, 1e-5f, activation);
             Cpu.BatchNorm.ForwardInference(yInference, xp, g, b, rm, rv, Rows, Channels, 1e-5f, activation);
-            Cpu.BatchNorm.Backward(dx, dg, db, dyp, xp, g, b, mean, invStd, Rows, Channels, activation);
+            Cpu.BatchNorm.Backward(dx, dg, db, dyp, xp, g, b, mean, invStd, Rows, 1, Channels, activation);
         }
 
         var k = gpu.Kernels;
@@ -99,7 +99,7 @@ public unsafe class NormalizationGpuTests(GpuFixture gpu) : IClassFixture<GpuFix
             Cpu.GlobalAveragePool.Forward(pooled, xp, batch, positions, Channels);
             Cpu.GlobalAveragePool.Backward(dxp, dyp, batch, positions, Channels, accumulate: true);
             Cpu.Bias.Forward(biased, b, batch * positions, Channels);
-            Cpu.Bias.Backward(db, xp, batch * positions, Channels);
+            Cpu.Bias.Backward(db, xp, batch * positions, Channels, batch);
         }
         var (xv, pooledv, dxv, biasedv, dbv) = (gpu.Upload(x), gpu.Upload(TestArrays.Stale(batch * Channels)), gpu.Upload(dx), gpu.Upload(x.ToArray()), gpu.Upload(dBias));
         GlobalAveragePool.Forward(gpu.Kernels, pooledv, xv, batch, positions, Channels);
