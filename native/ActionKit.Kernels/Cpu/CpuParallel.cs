@@ -11,14 +11,18 @@ public static class CpuParallel
     /// <summary>Threads the CPU kernels may use; 1 runs everything inline.</summary>
     public static int MaxThreads { get; set; } = Environment.ProcessorCount;
 
+    // Set while this thread runs a chunk: a loop inside a loop's body runs inline on it (the outer loop already
+    // occupies the threads; helpers of helpers would only oversubscribe the cores).
+    [ThreadStatic] static bool insideLoop;
+
     /// <summary>
     /// Runs <paramref name="body"/>(chunk) for chunk in [0, chunks): the calling thread claims chunks one at a time,
     /// and thread-pool helpers claim the rest when they start in time. The caller waits only for helpers that have
-    /// started, so a helper that a busy machine delays costs nothing.
+    /// started, so a helper that a busy machine delays costs nothing. Called from inside a chunk, it runs inline.
     /// </summary>
     public static void For(int chunks, Action<int> body)
     {
-        if (chunks <= 1 || MaxThreads <= 1)
+        if (chunks <= 1 || MaxThreads <= 1 || insideLoop)
         {
             for (int i = 0; i < chunks; i++)
                 body(i);
@@ -82,8 +86,17 @@ public static class CpuParallel
 
         public void Work()
         {
-            for (int chunk; (chunk = Interlocked.Increment(ref nextChunk) - 1) < chunks;)
-                body(chunk);
+            bool outer = insideLoop;
+            insideLoop = true;
+            try
+            {
+                for (int chunk; (chunk = Interlocked.Increment(ref nextChunk) - 1) < chunks;)
+                    body(chunk);
+            }
+            finally
+            {
+                insideLoop = outer;
+            }
         }
 
         // Called once no chunk is left: waits for the helpers still finishing one, then shuts late ones out.

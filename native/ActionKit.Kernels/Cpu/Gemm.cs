@@ -48,9 +48,11 @@ public static unsafe class Gemm
     {
         int rowsPerClip = checked((int)BatchTree.RowsPerClip(rows, clips)), productLength = checked(m * n);
         float* partials = Scratch.Get(ScratchSlot.ClipPartials, (long)clips * productLength);
-        for (int clip = 0; clip < clips; clip++)
+        // One clip per chunk (its product computed on that thread), which keeps the cores busy where one clip's
+        // product is too small to split.
+        CpuParallel.For(clips, clip =>
             Multiply(partials + (long)clip * productLength, a + (long)clip * rowsPerClip * m, b + (long)clip * rowsPerClip * n,
-                m, n, rowsPerClip, transposeA: true, transposeB: false, accumulate: false);
+                m, n, rowsPerClip, transposeA: true, transposeB: false, accumulate: false));
         BatchTree.Reduce(partials, productLength, clips, 1);
         var total = new Span<float>(c, productLength);
         TensorPrimitives.Add(total, new ReadOnlySpan<float>(partials, productLength), total);
