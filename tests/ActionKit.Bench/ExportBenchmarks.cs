@@ -16,7 +16,7 @@ namespace ActionKit.Bench;
 /// </summary>
 public static class ExportBenchmarks
 {
-    public static IEnumerable<BenchmarkRow> Run(int frames, int size, int batch = 8)
+    public static IEnumerable<BenchmarkRow> Run(int frames, int size, int batch = 8, bool profile = false)
     {
         using var backend = new CpuBackend();
         using var network = new X3D(new X3DConfig { NumClasses = 8 }, backend, seed: 1);
@@ -56,6 +56,16 @@ public static class ExportBenchmarks
             yield return new BenchmarkRow("export", $"{name}: ActionKit IR executor (fp32)", ir, "clips/s", "ActionKit engine", engine);
             yield return new BenchmarkRow("export", $"{name}: ActionKit IR executor INT8 ({int8Executor.IntegerLayers} int8 layers)", irInt8, "clips/s", "ActionKit engine", engine);
             yield return new BenchmarkRow("export", $"{name}: ActionKit engine, measured again last", engineAgain, "clips/s", "ActionKit engine, first", engine);
+            if (profile)
+                foreach (var (executor, what) in new[] { (floatExecutor, "fp32"), (int8Executor, "INT8") })
+                {
+                    executor.Profiling = true;
+                    const int runs = 3;
+                    for (int run = 0; run < runs; run++)
+                        executor.RunChannelsLast(channelsLast, batch);
+                    foreach (var (kind, seconds) in executor.StepSeconds.OrderByDescending(entry => entry.Value))
+                        yield return new BenchmarkRow("profile", $"{name}: IR executor {what}: {kind}", seconds * 1000 / runs, "ms/run");
+                }
         }
         finally
         {

@@ -65,7 +65,7 @@ var groups = new (string Name, Func<IEnumerable<BenchmarkRow>> Run)[]
     ("kernels", () => backend is CpuBackend ? KernelBenchmarks.Run() : DeviceKernelBenchmarks.Run(backend)),
     ("x3d", () => ModelBenchmarks.Run(backend, shapes, batch, classes, profile)),
     ("loader", () => LoaderBenchmarks.Run()),
-    ("export", () => new[] { (8, 56, 8), (8, 56, 1), (4, 160, 8), (4, 160, 1) }.SelectMany(shape => ExportBenchmarks.Run(shape.Item1, shape.Item2, shape.Item3))),
+    ("export", () => new[] { (8, 56, 8), (8, 56, 1), (4, 160, 8), (4, 160, 1) }.SelectMany(shape => ExportBenchmarks.Run(shape.Item1, shape.Item2, shape.Item3, profile))),
     ("mpi", DistributedBenchmarks.Run),
 };
 var rows = new List<BenchmarkRow>();

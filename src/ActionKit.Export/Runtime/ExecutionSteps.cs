@@ -21,6 +21,9 @@ abstract class ExecutionStep(string name, string output)
     /// <summary>Floats of working memory the step needs while it runs.</summary>
     public virtual long ScratchLength(ExecutionPlan plan) => 0;
 
+    /// <summary>What kind of work the step does, for profiles ("depthwise conv", "int8 pointwise conv", "add", ...).</summary>
+    public virtual string Kind(ExecutionPlan plan) => GetType().Name.Replace("Step", "").ToLowerInvariant();
+
     public abstract void Run(ExecutionPlan plan);
 }
 
@@ -165,6 +168,12 @@ sealed unsafe class ConvStep(ConvNode node, Activation activation, string output
 
     bool Pointwise(ConvGeometry g) => node.Groups == 1 && g.KernelVolume == 1 && g.PadDepth + g.PadHeight + g.PadWidth == 0 && g.StrideDepth == 1;
 
+    public override string Kind(ExecutionPlan plan)
+    {
+        var g = Geometry(plan);
+        return Pointwise(g) ? "pointwise conv" : node.Groups == 1 ? "dense conv" : "depthwise conv";
+    }
+
     public override long ScratchLength(ExecutionPlan plan)
     {
         var g = Geometry(plan);
@@ -221,6 +230,8 @@ sealed unsafe class AffineStep(string name, string input, string? scale, string?
 sealed unsafe class BinaryStep(string name, string a, string b, bool multiply, Activation activation, string output) : ExecutionStep(name, output)
 {
     public override IReadOnlyList<string> Inputs => [a, b];
+
+    public override string Kind(ExecutionPlan plan) => multiply ? "multiply" : "add";
 
     public override void Run(ExecutionPlan plan)
     {
@@ -324,6 +335,8 @@ sealed unsafe class LinearStep(LinearNode node) : ExecutionStep(node.Name, node.
 sealed unsafe class FakeQuantizeStep(FakeQuantizeNode node) : ExecutionStep(node.Name, node.Output)
 {
     public override IReadOnlyList<string> Inputs => node.Inputs;
+
+    public override string Kind(ExecutionPlan plan) => "fake quantize";
 
     public override void Run(ExecutionPlan plan)
     {

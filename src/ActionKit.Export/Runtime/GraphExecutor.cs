@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using ActionKit.Export.Graph;
 
 namespace ActionKit.Export.Runtime;
@@ -42,6 +43,14 @@ public sealed class GraphExecutor
 
     /// <summary>One line naming the quantized layers the integer path cannot run (they run in float), or null.</summary>
     public string? Notice { get; }
+
+    /// <summary>While set, every run adds each step's time to <see cref="StepSeconds"/> under its kind.</summary>
+    public bool Profiling { get; set; }
+
+    /// <summary>Seconds spent per kind of step ("depthwise conv", "int8 pointwise conv", ...) over the profiled runs.</summary>
+    public IReadOnlyDictionary<string, double> StepSeconds => stepSeconds;
+
+    readonly Dictionary<string, double> stepSeconds = [];
 
     /// <summary>A value as the executor holds it: logical shape in N C ... order, data channels-last.</summary>
     public readonly record struct Value(int[] Shape, float[] Data)
@@ -103,6 +112,7 @@ public sealed class GraphExecutor
             observe(fed, plan.Copy(fed));
         foreach (var step in plan.Steps)
         {
+            long start = Profiling ? Stopwatch.GetTimestamp() : 0;
             try
             {
                 step.Run(plan);
@@ -111,6 +121,8 @@ public sealed class GraphExecutor
             {
                 throw new NotSupportedException($"Graph '{graph.Name}', node '{step.Name}': {error.Message}", error);
             }
+            if (Profiling)
+                stepSeconds[step.Kind(plan)] = stepSeconds.GetValueOrDefault(step.Kind(plan)) + Stopwatch.GetElapsedTime(start).TotalSeconds;
             if (observe is not null)
                 observe(step.Output, plan.Copy(step.Output));
         }

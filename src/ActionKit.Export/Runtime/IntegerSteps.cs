@@ -88,6 +88,8 @@ sealed unsafe class Int8ConvStep : ExecutionStep
 
     public override IReadOnlyList<string> Inputs => node.Bias is null ? [input] : [input, node.Bias];
 
+    public override string Kind(ExecutionPlan plan) => "int8 pointwise conv";
+
     int Stride => node.Strides[1];
 
     long Rows(ExecutionPlan plan)
