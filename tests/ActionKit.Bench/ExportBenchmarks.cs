@@ -4,6 +4,7 @@ using ActionKit.Engine.Models;
 using ActionKit.Export.Onnx;
 using ActionKit.Export.Quantization;
 using ActionKit.Export.Runtime;
+using ActionKit.Kernels.Cpu;
 using ActionKit.Pipeline.Export;
 
 namespace ActionKit.Bench;
@@ -47,14 +48,23 @@ public static class ExportBenchmarks
             var floatExecutor = new GraphExecutor(graph);
             double ir = batch / Timing.MedianSeconds(() => floatExecutor.RunChannelsLast(channelsLast, batch), warmup: 1, minRuns: 3, minSeconds: 2);
             var int8Executor = new GraphExecutor(quantized);
-            double irInt8 = batch / Timing.MedianSeconds(() => int8Executor.RunChannelsLast(channelsLast, batch), warmup: 1, minRuns: 3, minSeconds: 2);
+            // Every integer path this CPU runs, the one it picks first; the scalar loops are a reference, not a path to time.
+            var paths = Enum.GetValues<Int8Path>().Where(path => path != Int8Path.Scalar && Int8Gemm.IsSupported(path)).OrderBy(path => path != Int8Gemm.Best).ToList();
+            var irInt8 = new List<(Int8Path Path, double ClipsPerSecond)>();
+            foreach (var path in paths)
+            {
+                Int8Gemm.Path = path;
+                irInt8.Add((path, batch / Timing.MedianSeconds(() => int8Executor.RunChannelsLast(channelsLast, batch), warmup: 1, minRuns: 3, minSeconds: 2)));
+            }
+            Int8Gemm.Path = Int8Gemm.Best;
             // The engine once more, so that a machine whose load changed during the run shows in the two engine figures.
             double engineAgain = batch / Timing.MedianSeconds(() => network.Forward(clips, training: false), warmup: 1, minRuns: 3, minSeconds: 2);
 
             yield return new BenchmarkRow("export", $"{name}: ActionKit engine", engine, "clips/s", "ONNX Runtime fp32, same graph", onnxFloat);
             yield return new BenchmarkRow("export", $"{name}: ONNX Runtime INT8 (QDQ)", onnxInt8, "clips/s", "ONNX Runtime fp32, same graph", onnxFloat);
             yield return new BenchmarkRow("export", $"{name}: ActionKit IR executor (fp32)", ir, "clips/s", "ActionKit engine", engine);
-            yield return new BenchmarkRow("export", $"{name}: ActionKit IR executor INT8 ({int8Executor.IntegerLayers} int8 layers)", irInt8, "clips/s", "ActionKit engine", engine);
+            foreach (var (path, clipsPerSecond) in irInt8)
+                yield return new BenchmarkRow("export", $"{name}: ActionKit IR executor INT8 ({int8Executor.IntegerLayers} int8 layers, {path})", clipsPerSecond, "clips/s", "ActionKit engine", engine);
             yield return new BenchmarkRow("export", $"{name}: ActionKit engine, measured again last", engineAgain, "clips/s", "ActionKit engine, first", engine);
             if (profile)
                 foreach (var (executor, what) in new[] { (floatExecutor, "fp32"), (int8Executor, "INT8") })

@@ -27,23 +27,22 @@ public unsafe class Int8KernelTests
         return c;
     }
 
+    // The path's GEMM on codes a (all u8 0..255, or all s8 -128..127: one FakeQuantize's range per call), given as
+    // floats on a grid of step 1 so that they are their own codes.
     static int[] Run(Int8Path path, int[] a, sbyte[] b, int m, int n, int k)
     {
-        int depth = Int8Gemm.PaddedDepth(k), width = Int8Gemm.PaddedWidth(n);
-        var codes = new short[m * depth];
-        for (int r = 0; r < m; r++)
-            for (int i = 0; i < k; i++)
-                codes[r * depth + i] = (short)a[r * k + i];
-        var packed = Int8Gemm.Pack(b, n, k);
+        bool signed = a.Any(code => code < 0);
+        int width = Int8Gemm.PaddedWidth(n);
+        var x = a.Select(code => (float)code).ToArray();
+        var weights = Int8Gemm.Pack(b, n, k);
         var c = Enumerable.Repeat(int.MinValue, m * width).ToArray();
         var saved = Int8Gemm.Path;
         try
         {
             Int8Gemm.Path = path;
             fixed (int* pc = c)
-            fixed (short* pa = codes)
-            fixed (short* pb = packed)
-                Int8Gemm.Multiply(pc, pa, pb, m, n, k);
+            fixed (float* px = x)
+                Int8Gemm.Multiply(pc, px, weights, m, 1f, signed ? -128 : 0, signed ? 127 : 255);
         }
         finally
         {
@@ -57,19 +56,22 @@ public unsafe class Int8KernelTests
     public void GemmEqualsThePlainIntegerLoopsExactly(Int8Path path)
     {
         foreach (var row in Shapes)
-        {
-            var (m, n, k) = ((int)row[0], (int)row[1], (int)row[2]);
-            var random = new Random(m * 131 + n * 7 + k);
-            // u8 codes on even rows, s8 codes on odd ones.
-            var a = Enumerable.Range(0, m * k).Select(j => j / k % 2 == 0 ? random.Next(256) : random.Next(-128, 128)).ToArray();
-            var b = Enumerable.Range(0, n * k).Select(_ => (sbyte)random.Next(-127, 128)).ToArray();
-            Assert.Equal(Reference(a, b, m, n, k), Run(path, a, b, m, n, k));
-        }
+            foreach (bool signed in new[] { false, true })
+            {
+                var (m, n, k) = ((int)row[0], (int)row[1], (int)row[2]);
+                var random = new Random(m * 131 + n * 7 + k);
+                var a = Enumerable.Range(0, m * k).Select(_ => signed ? random.Next(-128, 128) : random.Next(256)).ToArray();
+                if (signed)
+                    a[0] = -128; // marks the call as s8 even where the draw has no negative code
+                var b = Enumerable.Range(0, n * k).Select(_ => (sbyte)random.Next(-127, 128)).ToArray();
+                Assert.Equal(Reference(a, b, m, n, k), Run(path, a, b, m, n, k));
+            }
     }
 
     /// <summary>
-    /// The corners of u8 · s8: 255 against ±127 and -128 on every k, where vpmaddubsw's 16-bit pair sums would saturate
-    /// (2 · 255 · 127 = 64770 > 32767); and a deep k whose s32 sum reaches 255 · 128 · 4000.
+    /// The corners of u8 · s8 and s8 · s8: codes 255 (u8) or -128 and 127 (s8) against ±127 and -128 on every k, where
+    /// vpmaddubsw's 16-bit pair sums would saturate (2 · 255 · 127 = 64770 > 32767), and where the shift of s8 codes
+    /// into u8 reaches 255; a deep k whose s32 sum reaches 255 · 128 · 4000.
     /// </summary>
     [Theory]
     [MemberData(nameof(Paths))]
@@ -77,15 +79,16 @@ public unsafe class Int8KernelTests
     {
         foreach (sbyte weight in new sbyte[] { 127, -127, -128 })
             foreach (int k in new[] { 2, 3, 4000 })
-            {
-                int m = 5, n = 17;
-                var a = Enumerable.Range(0, m * k).Select(j => j / k == 4 ? -128 : 255).ToArray();
-                // Channel 3 takes the opposite sign, so one panel holds both extremes.
-                var b = Enumerable.Range(0, n * k).Select(j => j / k == 3 ? (sbyte)Math.Min(127, -weight) : weight).ToArray();
-                var want = Reference(a, b, m, n, k);
-                Assert.Equal(255 * weight * k, want[0]);
-                Assert.Equal(want, Run(path, a, b, m, n, k));
-            }
+                foreach (bool signed in new[] { false, true })
+                {
+                    int m = 5, n = 17;
+                    var a = Enumerable.Range(0, m * k).Select(j => !signed ? 255 : j / k == 4 ? 127 : -128).ToArray();
+                    // Channel 3 takes the opposite sign, so one panel holds both extremes.
+                    var b = Enumerable.Range(0, n * k).Select(j => j / k == 3 ? (sbyte)Math.Min(127, -weight) : weight).ToArray();
+                    var want = Reference(a, b, m, n, k);
+                    Assert.Equal((signed ? -128 : 255) * weight * k, want[0]);
+                    Assert.Equal(want, Run(path, a, b, m, n, k));
+                }
     }
 
     [Theory]

@@ -15,17 +15,24 @@ public enum Int8Path
 
     /// <summary>vpmaddwd on 512-bit vectors (AVX-512 BW): 32 products per instruction.</summary>
     Avx512,
+
+    /// <summary>
+    /// vpdpbusd on 256-bit vectors (AVX-VNNI): 32 products of u8 activation and s8 weight bytes, summed in fours into
+    /// s32 lanes and added to them, in one instruction that never saturates.
+    /// </summary>
+    AvxVnni,
 }
 
 /// <summary>
 /// Integer GEMM for the pointwise convolutions of a quantized model: c [M, N] (s32) = a [M, K] (8-bit activation
-/// codes, u8 0..255 or s8 -128..127) · bᵀ, b [N, K] (s8 weight codes), exact. The activation codes come widened to 16 bits (rows padded to an
-/// even K) and the weights packed once into panels of 16 output channels holding pairs of 16-bit weights, so the
-/// vector paths multiply with vpmaddwd: each pair sum a·b + a'·b' is at most 2 · 255 · 128 in magnitude, far inside
-/// s32, and nothing saturates. (vpmaddubsw would take the bytes directly but saturates its 16-bit pair sums at
-/// u8 · s8 values as small as 255 · 65 · 2; OpenVINO avoids that on CPUs without VNNI by quantizing weights to 7 bits,
-/// which costs accuracy; widening costs half of vpmaddubsw's rate and keeps all 8 bits. .NET 10 exposes VNNI only as
-/// the VEX-encoded AVX-VNNI, which the development machines lack, so no vpdpbusd path is written untested.)
+/// codes, u8 0..255 or s8 -128..127) · bᵀ, b [N, K] (s8 weight codes), exact. Two forms, chosen at run time
+/// (<see cref="Path"/>). With AVX-VNNI the codes go in as bytes (s8 codes shifted by 128 into u8, the shift taken out
+/// again through the weights' column sums) and vpdpbusd adds four u8 · s8 products into each s32 lane without an
+/// intermediate 16-bit sum. Without it the codes are widened to 16 bits and vpmaddwd multiplies pairs: each pair sum
+/// is at most 2 · 255 · 128 in magnitude, far inside s32. (vpmaddubsw would take the bytes directly but saturates its
+/// 16-bit pair sums at u8 · s8 values as small as 255 · 65 · 2; OpenVINO avoids that on CPUs without VNNI by
+/// quantizing weights to 7 bits, which costs accuracy; widening costs half of vpmaddubsw's rate and keeps all 8 bits.
+/// .NET 10 exposes VNNI only VEX-encoded, on 256-bit vectors: no 512-bit vpdpbusd path.)
 /// </summary>
 public static unsafe class Int8Gemm
 {
@@ -34,8 +41,8 @@ public static unsafe class Int8Gemm
 
     const int RowsPerChunk = 64;
 
-    /// <summary>The widest path this CPU runs.</summary>
-    public static Int8Path Best => Avx512BW.IsSupported ? Int8Path.Avx512 : Avx2.IsSupported ? Int8Path.Avx2 : Int8Path.Scalar;
+    /// <summary>The fastest path this CPU runs.</summary>
+    public static Int8Path Best => AvxVnni.IsSupported ? Int8Path.AvxVnni : Avx512BW.IsSupported ? Int8Path.Avx512 : Avx2.IsSupported ? Int8Path.Avx2 : Int8Path.Scalar;
 
     /// <summary>The path the kernels take: <see cref="Best"/> unless a test forces one.</summary>
     public static Int8Path Path { get; set; } = Best;
@@ -43,60 +50,152 @@ public static unsafe class Int8Gemm
     /// <summary>Whether this CPU can run <paramref name="path"/>.</summary>
     public static bool IsSupported(Int8Path path) => path switch
     {
+        Int8Path.AvxVnni => AvxVnni.IsSupported,
         Int8Path.Avx512 => Avx512BW.IsSupported,
         Int8Path.Avx2 => Avx2.IsSupported,
         _ => true,
     };
 
     /// <summary>K rounded up to even: the row length of widened activation codes and of packed weight pairs.</summary>
-    public static int PaddedDepth(int k) => (k + 1) & ~1;
+    internal static int PairDepth(int k) => (k + 1) & ~1;
+
+    /// <summary>K rounded up to a multiple of 4: the row length of byte codes and of packed weight quads.</summary>
+    internal static int QuadDepth(int k) => (k + 3) & ~3;
 
     /// <summary>N rounded up to whole panels: the row length of the s32 result.</summary>
     public static int PaddedWidth(int n) => (n + PanelWidth - 1) / PanelWidth * PanelWidth;
 
+    /// <summary>b [N, K] s8 packed once for every path (<see cref="Int8Weights"/>).</summary>
+    public static Int8Weights Pack(ReadOnlySpan<sbyte> b, int n, int k) => new(b, n, k);
+
     /// <summary>
-    /// b [N, K] s8 into panels: for each 16 output channels, for each pair of k, 16 lanes of two s16 weights
-    /// (zero where N or K run out). Length <see cref="PaddedWidth"/>(N) · <see cref="PaddedDepth"/>(K).
+    /// c [rows, PaddedWidth(N)] (s32) = codes(x) · bᵀ, exact: x [rows, K] float put on the codes of its per-tensor
+    /// FakeQuantize (step, end codes 0..255 for u8 or -128..127 for s8; <see cref="Requantize.ToCodes"/>).
     /// </summary>
-    public static short[] Pack(ReadOnlySpan<sbyte> b, int n, int k)
+    public static void Multiply(int* c, float* x, Int8Weights weights, long rows, float step, float lowest, float highest)
     {
-        int depth = PaddedDepth(k);
-        var packed = new short[PaddedWidth(n) * depth];
-        for (int o = 0; o < n; o++)
-            for (int i = 0; i < k; i++)
-            {
-                int panel = o / PanelWidth, lane = o % PanelWidth, pair = i / 2;
-                packed[(panel * (depth / 2) + pair) * PanelWidth * 2 + lane * 2 + i % 2] = b[o * k + i];
-            }
-        return packed;
+        var path = CheckedPath();
+        int width = PaddedWidth(weights.N);
+        CpuParallel.For(CpuParallel.ChunkCount(rows, RowsPerChunk), chunk =>
+        {
+            long start = (long)chunk * RowsPerChunk;
+            MultiplyChunk(path, c + start * width, x + start * weights.K, weights, (int)Math.Min(RowsPerChunk, rows - start), step, lowest, highest);
+        });
     }
 
     /// <summary>
-    /// c [M, PaddedWidth(N)] = a · bᵀ with a [M, PaddedDepth(K)] activation codes (as s16, zero padded) and b
-    /// packed by <see cref="Pack"/>; parallel over fixed chunks of rows.
+    /// A pointwise convolution of a quantized graph in one pass over chunks of rows: y [rows, N] =
+    /// act(c · multiplier + bias) with c = codes(x) · bᵀ as <see cref="Multiply"/> computes it, and y optionally put
+    /// on the grid of the FakeQuantize that reads it (<see cref="Requantize.ToFloat"/>). A chunk's codes and s32 sums
+    /// live in this thread's scratch, in cache, instead of whole-tensor buffers that would cost trips to memory.
     /// </summary>
-    public static void Multiply(int* c, short* a, short* packed, int m, int n, int k)
+    public static void Convolve(float* y, float* x, Int8Weights weights, float* multiplier, float* bias, long rows,
+        float step, float lowest, float highest, Activation activation, float gridStep = 0, float gridLowest = 0, float gridHighest = 0)
     {
-        int depth = PaddedDepth(k), panels = PaddedWidth(n) / PanelWidth;
-        var path = Path;
-        if (!IsSupported(path))
-            throw new PlatformNotSupportedException($"Int8Gemm: this CPU cannot run the {path} path.");
-        CpuParallel.For(CpuParallel.ChunkCount(m, RowsPerChunk), chunk =>
+        var path = CheckedPath();
+        int n = weights.N, width = PaddedWidth(n);
+        CpuParallel.For(CpuParallel.ChunkCount(rows, RowsPerChunk), chunk =>
         {
-            int start = chunk * RowsPerChunk, end = Math.Min(m, start + RowsPerChunk);
-            switch (path)
-            {
-                case Int8Path.Avx512:
-                    Rows512(c, a, packed, start, end, depth, panels);
-                    break;
-                case Int8Path.Avx2:
-                    Rows256(c, a, packed, start, end, depth, panels);
-                    break;
-                default:
-                    RowsScalar(c, a, packed, start, end, depth, panels);
-                    break;
-            }
+            long start = (long)chunk * RowsPerChunk;
+            int count = (int)Math.Min(RowsPerChunk, rows - start);
+            int* sums = (int*)Scratch.Get(ScratchSlot.CallPartials, (long)RowsPerChunk * width);
+            MultiplyChunk(path, sums, x + start * weights.K, weights, count, step, lowest, highest);
+            // Called inside a chunk, ToFloat's own parallel loops run on this thread.
+            Requantize.ToFloat(y + start * n, sums, multiplier, bias, count, n, width, activation, gridStep, gridLowest, gridHighest);
         });
+    }
+
+    static Int8Path CheckedPath()
+    {
+        var path = Path;
+        return IsSupported(path) ? path : throw new PlatformNotSupportedException($"Int8Gemm: this CPU cannot run the {path} path.");
+    }
+
+    // One chunk of rows: its codes in this thread's scratch, in the path's form, then the path's GEMM into c.
+    static void MultiplyChunk(Int8Path path, int* c, float* x, Int8Weights weights, int rows, float step, float lowest, float highest)
+    {
+        int k = weights.K, width = PaddedWidth(weights.N);
+        if (path == Int8Path.AvxVnni)
+        {
+            // s8 codes shifted into u8; the shift comes back out through the column sums.
+            int shift = lowest < 0 ? 128 : 0, depth = QuadDepth(k);
+            byte* codes = (byte*)Scratch.Get(ScratchSlot.CallOperand, ((long)rows * depth + 3) / 4);
+            Requantize.ToByteCodes(codes, x, step, lowest, highest, shift, rows, k, depth);
+            RowsVnni(c, codes, weights.QuadsPointer, weights.ColumnSumsPointer, shift, rows, depth, width);
+            return;
+        }
+        int pairDepth = PairDepth(k), panels = width / PanelWidth;
+        short* wide = (short*)Scratch.Get(ScratchSlot.CallOperand, ((long)rows * pairDepth + 1) / 2);
+        Requantize.ToCodes(wide, x, step, lowest, highest, rows, k, pairDepth);
+        switch (path)
+        {
+            case Int8Path.Avx512:
+                Rows512(c, wide, weights.PairsPointer, 0, rows, pairDepth, panels);
+                break;
+            case Int8Path.Avx2:
+                Rows256(c, wide, weights.PairsPointer, 0, rows, pairDepth, panels);
+                break;
+            default:
+                RowsScalar(c, wide, weights.PairsPointer, 0, rows, pairDepth, panels);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Four rows by two panels of 8 at a time: eight accumulators, each quad of k one broadcast of 4 code bytes per row
+    /// and one vpdpbusd per row and panel; the stores take shift · Σ_k b back out.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void RowsVnni(int* c, byte* a, sbyte* quads, int* columnSums, int shift, int rows, int depth, int width)
+    {
+        int quadCount = depth / 4;
+        for (int column = 0; column < width; column += 16)
+        {
+            sbyte* low = quads + (long)column * depth, high = low + 8L * depth;
+            Vector256<int> lowShift = Vector256.Load(columnSums + column) * shift, highShift = Vector256.Load(columnSums + column + 8) * shift;
+            int r = 0;
+            for (; r + 4 <= rows; r += 4)
+            {
+                int* a0 = (int*)(a + (long)r * depth), a1 = (int*)(a + (long)(r + 1) * depth), a2 = (int*)(a + (long)(r + 2) * depth), a3 = (int*)(a + (long)(r + 3) * depth);
+                Vector256<int> s0 = default, t0 = default, s1 = default, t1 = default, s2 = default, t2 = default, s3 = default, t3 = default;
+                for (int q = 0; q < quadCount; q++)
+                {
+                    Vector256<sbyte> w0 = Vector256.Load(low + q * 32), w1 = Vector256.Load(high + q * 32);
+                    Vector256<byte> x0 = Vector256.Create(a0[q]).AsByte(), x1 = Vector256.Create(a1[q]).AsByte();
+                    Vector256<byte> x2 = Vector256.Create(a2[q]).AsByte(), x3 = Vector256.Create(a3[q]).AsByte();
+                    s0 = AvxVnni.MultiplyWideningAndAdd(s0, x0, w0);
+                    t0 = AvxVnni.MultiplyWideningAndAdd(t0, x0, w1);
+                    s1 = AvxVnni.MultiplyWideningAndAdd(s1, x1, w0);
+                    t1 = AvxVnni.MultiplyWideningAndAdd(t1, x1, w1);
+                    s2 = AvxVnni.MultiplyWideningAndAdd(s2, x2, w0);
+                    t2 = AvxVnni.MultiplyWideningAndAdd(t2, x2, w1);
+                    s3 = AvxVnni.MultiplyWideningAndAdd(s3, x3, w0);
+                    t3 = AvxVnni.MultiplyWideningAndAdd(t3, x3, w1);
+                }
+                int* row = c + (long)r * width + column;
+                (s0 - lowShift).Store(row);
+                (t0 - highShift).Store(row + 8);
+                (s1 - lowShift).Store(row + width);
+                (t1 - highShift).Store(row + width + 8);
+                (s2 - lowShift).Store(row + 2 * width);
+                (t2 - highShift).Store(row + 2 * width + 8);
+                (s3 - lowShift).Store(row + 3 * width);
+                (t3 - highShift).Store(row + 3 * width + 8);
+            }
+            for (; r < rows; r++)
+            {
+                int* ar = (int*)(a + (long)r * depth);
+                Vector256<int> s = default, t = default;
+                for (int q = 0; q < quadCount; q++)
+                {
+                    var x = Vector256.Create(ar[q]).AsByte();
+                    s = AvxVnni.MultiplyWideningAndAdd(s, x, Vector256.Load(low + q * 32));
+                    t = AvxVnni.MultiplyWideningAndAdd(t, x, Vector256.Load(high + q * 32));
+                }
+                (s - lowShift).Store(c + (long)r * width + column);
+                (t - highShift).Store(c + (long)r * width + column + 8);
+            }
+        }
     }
 
     static void RowsScalar(int* c, short* a, short* packed, int start, int end, int depth, int panels)
@@ -123,7 +222,7 @@ public static unsafe class Int8Gemm
         int width = panels * PanelWidth, pairs = depth / 2;
         for (int panel = 0; panel < panels; panel++)
         {
-            short* panelStart = packed + panel * pairs * PanelWidth * 2;
+            short* panelStart = packed + (long)panel * pairs * PanelWidth * 2;
             int r = start;
             for (; r + 4 <= end; r += 4)
             {
@@ -161,7 +260,7 @@ public static unsafe class Int8Gemm
         int width = panels * PanelWidth, pairs = depth / 2;
         for (int panel = 0; panel < panels; panel++)
         {
-            short* panelStart = packed + panel * pairs * PanelWidth * 2;
+            short* panelStart = packed + (long)panel * pairs * PanelWidth * 2;
             int r = start;
             for (; r + 4 <= end; r += 4)
             {

@@ -48,6 +48,43 @@ public static unsafe class Requantize
     }
 
     /// <summary>
+    /// codes [rows, depth] (bytes) = clamp(round(x / step), lowest, highest) + shift for x [rows, k], zero from k to
+    /// depth: <see cref="ToCodes"/>'s levels, moved into u8 (shift 128 for s8 codes) for vpdpbusd.
+    /// </summary>
+    public static void ToByteCodes(byte* codes, float* x, float step, float lowest, float highest, int shift, long rows, int k, int depth)
+    {
+        if (!(step > 0) || lowest + shift < 0 || highest + shift > 255 || lowest > highest)
+            throw new ArgumentException($"Requantize: step {step} with codes {lowest}..{highest} shifted by {shift} gives no u8 codes.");
+        float* rx = x;
+        byte* rc = codes;
+        CpuParallel.For(CpuParallel.ChunkCount(rows, RowsPerChunk), chunk =>
+        {
+            long start = (long)chunk * RowsPerChunk, end = Math.Min(rows, start + RowsPerChunk);
+            var divisor = Vector256.Create(step);
+            Vector256<float> bottom = Vector256.Create(lowest), top = Vector256.Create(highest);
+            var offset = Vector256.Create(shift);
+            for (long r = start; r < end; r++)
+            {
+                float* source = rx + r * k;
+                byte* target = rc + r * depth;
+                int i = 0;
+                if (Vector256.IsHardwareAccelerated)
+                    for (; i + 16 <= k; i += 16)
+                    {
+                        var first = Vector256.ConvertToInt32(Vector256.Min(Vector256.Max(Vector256.Round(Vector256.Load(source + i) / divisor), bottom), top)) + offset;
+                        var second = Vector256.ConvertToInt32(Vector256.Min(Vector256.Max(Vector256.Round(Vector256.Load(source + i + 8) / divisor), bottom), top)) + offset;
+                        var words = Vector256.Narrow(first, second).AsUInt16();
+                        Vector128.Narrow(words.GetLower(), words.GetUpper()).Store(target + i);
+                    }
+                for (; i < k; i++)
+                    target[i] = (byte)(Math.Clamp(MathF.Round(source[i] / step), lowest, highest) + shift);
+                for (; i < depth; i++)
+                    target[i] = 0;
+            }
+        });
+    }
+
+    /// <summary>
     /// y [rows, n] = act(c[r, o] · multiplier[o] + bias[o]) from the s32 sums c [rows, width] (width ≥ n, the GEMM's
     /// padded row); bias may be null. With a <paramref name="gridStep"/> above 0, y is then put on the grid of the
     /// per-tensor FakeQuantize that reads it (<see cref="FakeQuantize.OnGrid"/>), so that layer needs no pass of its own.

@@ -18,7 +18,7 @@ sealed unsafe class Int8ConvStep : ExecutionStep
     readonly float step;
     readonly (float Lowest, float Highest) codes;
     readonly int inputs, outputs;
-    readonly short[] packed;
+    readonly Int8Weights packed;
     readonly float[] multiplier;
     readonly Activation activation;
     readonly (float Step, float Lowest, float Highest) grid;
@@ -33,8 +33,7 @@ sealed unsafe class Int8ConvStep : ExecutionStep
         this.step = step;
         this.activation = activation;
         (outputs, inputs) = (weight.Weight.Shape[0], weight.Weight.Shape[1]);
-        packed = GC.AllocateArray<short>(Int8Gemm.PaddedWidth(outputs) * Int8Gemm.PaddedDepth(inputs), pinned: true);
-        Int8Gemm.Pack(weight.Values, outputs, inputs).CopyTo(packed, 0);
+        packed = Int8Gemm.Pack(weight.Values, outputs, inputs);
         multiplier = GC.AllocateArray<float>(outputs, pinned: true);
         for (int o = 0; o < outputs; o++)
             multiplier[o] = step * weight.Scales[weight.PerChannel ? o : 0];
@@ -98,35 +97,22 @@ sealed unsafe class Int8ConvStep : ExecutionStep
         return (long)x[0] * x[2] * ((x[3] - 1) / Stride + 1) * ((x[4] - 1) / Stride + 1);
     }
 
-    // Scratch in floats: the subsampled input (strided only), the 16-bit codes, the s32 sums.
-    long SampledLength(ExecutionPlan plan) => Stride == 1 ? 0 : Rows(plan) * inputs;
-
-    long CodesLength(ExecutionPlan plan) => (Rows(plan) * Int8Gemm.PaddedDepth(inputs) + 1) / 2;
-
-    public override long ScratchLength(ExecutionPlan plan) => SampledLength(plan) + CodesLength(plan) + Rows(plan) * Int8Gemm.PaddedWidth(outputs);
+    // Scratch in floats: the subsampled input (strided convolutions only).
+    public override long ScratchLength(ExecutionPlan plan) => Stride == 1 ? 0 : Rows(plan) * inputs;
 
     public override void Run(ExecutionPlan plan)
     {
         var x = plan.Slot(input);
         if (x.Shape.Length != 5 || x.Channels != inputs)
             throw new ArgumentException($"input {ShapeInference.Format(x.Shape)} does not have the weight's {inputs} channels");
-        long rows = Rows(plan);
-        float* source = plan.Pointer(x), scratch = plan.Scratch(this);
+        float* source = plan.Pointer(x);
         if (Stride != 1)
         {
-            Subsample.Forward(scratch, source, x.Shape[0], x.Shape[2], x.Shape[3], x.Shape[4], inputs, Stride);
-            source = scratch;
+            Subsample.Forward(plan.Scratch(this), source, x.Shape[0], x.Shape[2], x.Shape[3], x.Shape[4], inputs, Stride);
+            source = plan.Scratch(this);
         }
-        short* quantized = (short*)(scratch + SampledLength(plan));
-        int* sums = (int*)(scratch + SampledLength(plan) + CodesLength(plan));
-        int depth = Int8Gemm.PaddedDepth(inputs);
-        Requantize.ToCodes(quantized, source, step, codes.Lowest, codes.Highest, rows, inputs, depth);
-        fixed (short* weights = packed)
         fixed (float* scale = multiplier)
-        {
-            Int8Gemm.Multiply(sums, quantized, weights, checked((int)rows), outputs, inputs);
-            Requantize.ToFloat(plan.Pointer(Output), sums, scale, node.Bias is null ? null : plan.Pointer(node.Bias), rows, outputs,
-                Int8Gemm.PaddedWidth(outputs), activation, grid.Step, grid.Lowest, grid.Highest);
-        }
+            Int8Gemm.Convolve(plan.Pointer(Output), source, packed, scale, node.Bias is null ? null : plan.Pointer(node.Bias), Rows(plan),
+                step, codes.Lowest, codes.Highest, activation, grid.Step, grid.Lowest, grid.Highest);
     }
 }
