@@ -38,16 +38,29 @@ public static unsafe class Elementwise
             VectorMap.Store<TSimd, TVector>(dx + i, TSimd.WherePositive(VectorMap.Load<TSimd, TVector>(y + i, lanes), VectorMap.Load<TSimd, TVector>(dy + i, lanes)), lanes);
     }
 
-    /// <summary>y = 1 / (1 + e^-x).</summary>
+    /// <summary>
+    /// y = 1 / (1 + e^-x). The last few values go through the same vector arithmetic (zero-padded), so that a value
+    /// does not depend on where the tensor ends: data-parallel ranks hold other parts of the batch than one process.
+    /// </summary>
     public static void Sigmoid(float* y, float* x, long count) =>
         ForChunks(count, (o, n) =>
         {
             long i = o, end = o + n;
             for (; i <= end - Vector<float>.Count; i += Vector<float>.Count)
-                (Vector<float>.One / (Vector<float>.One + Vector.Exp(-Vector.Load(x + i)))).Store(y + i);
-            for (; i < end; i++)
-                y[i] = 1f / (1f + MathF.Exp(-x[i]));
+                Sigmoid(Vector.Load(x + i)).Store(y + i);
+            if (i < end)
+            {
+                int tail = (int)(end - i);
+                float* lanes = stackalloc float[Vector<float>.Count];
+                var padded = new Span<float>(lanes, Vector<float>.Count);
+                padded.Clear();
+                new ReadOnlySpan<float>(x + i, tail).CopyTo(padded);
+                Sigmoid(Vector.Load(lanes)).Store(lanes);
+                padded[..tail].CopyTo(new Span<float>(y + i, tail));
+            }
         });
+
+    static Vector<float> Sigmoid(Vector<float> v) => Vector<float>.One / (Vector<float>.One + Vector.Exp(-v));
 
     /// <summary>y = x · sigmoid(x) (SiLU), for graphs that apply it on its own (the engine fuses it into BN and SE).</summary>
     public static void Swish(float* y, float* x, long count) =>
