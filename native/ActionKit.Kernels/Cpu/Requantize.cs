@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.Intrinsics;
 
 namespace ActionKit.Kernels.Cpu;
@@ -20,31 +21,7 @@ public static unsafe class Requantize
     {
         if (!(step > 0) || lowest < short.MinValue || highest > short.MaxValue || lowest > highest)
             throw new ArgumentException($"Requantize: step {step} with codes {lowest}..{highest} gives no 16-bit codes.");
-        float* rx = x;
-        short* rc = codes;
-        CpuParallel.For(CpuParallel.ChunkCount(rows, RowsPerChunk), chunk =>
-        {
-            long start = (long)chunk * RowsPerChunk, end = Math.Min(rows, start + RowsPerChunk);
-            var divisor = Vector256.Create(step);
-            Vector256<float> bottom = Vector256.Create(lowest), top = Vector256.Create(highest);
-            for (long r = start; r < end; r++)
-            {
-                float* source = rx + r * k;
-                short* target = rc + r * depth;
-                int i = 0;
-                if (Vector256.IsHardwareAccelerated)
-                    for (; i + 8 <= k; i += 8)
-                    {
-                        var level = Vector256.Min(Vector256.Max(Vector256.Round(Vector256.Load(source + i) / divisor), bottom), top);
-                        var integers = Vector256.ConvertToInt32(level);
-                        Vector128.Store(Vector128.Narrow(integers.GetLower(), integers.GetUpper()), target + i);
-                    }
-                for (; i < k; i++)
-                    target[i] = (short)Math.Clamp(MathF.Round(source[i] / step), lowest, highest);
-                for (; i < depth; i++)
-                    target[i] = 0;
-            }
-        });
+        Quantize(codes, x, step, lowest, highest, 0, rows, k, depth);
     }
 
     /// <summary>
@@ -55,8 +32,15 @@ public static unsafe class Requantize
     {
         if (!(step > 0) || lowest + shift < 0 || highest + shift > 255 || lowest > highest)
             throw new ArgumentException($"Requantize: step {step} with codes {lowest}..{highest} shifted by {shift} gives no u8 codes.");
+        Quantize(codes, x, step, lowest, highest, shift, rows, k, depth);
+    }
+
+    // Both code forms, 16 values a step: the levels plus shift, narrowed to 16 bits, and to 8 for byte codes.
+    static void Quantize<TCode>(TCode* codes, float* x, float step, float lowest, float highest, int shift, long rows, int k, int depth)
+        where TCode : unmanaged, IBinaryInteger<TCode>
+    {
         float* rx = x;
-        byte* rc = codes;
+        TCode* rc = codes;
         CpuParallel.For(CpuParallel.ChunkCount(rows, RowsPerChunk), chunk =>
         {
             long start = (long)chunk * RowsPerChunk, end = Math.Min(rows, start + RowsPerChunk);
@@ -66,20 +50,23 @@ public static unsafe class Requantize
             for (long r = start; r < end; r++)
             {
                 float* source = rx + r * k;
-                byte* target = rc + r * depth;
+                TCode* target = rc + r * depth;
                 int i = 0;
                 if (Vector256.IsHardwareAccelerated)
                     for (; i + 16 <= k; i += 16)
                     {
                         var first = Vector256.ConvertToInt32(Vector256.Min(Vector256.Max(Vector256.Round(Vector256.Load(source + i) / divisor), bottom), top)) + offset;
                         var second = Vector256.ConvertToInt32(Vector256.Min(Vector256.Max(Vector256.Round(Vector256.Load(source + i + 8) / divisor), bottom), top)) + offset;
-                        var words = Vector256.Narrow(first, second).AsUInt16();
-                        Vector128.Narrow(words.GetLower(), words.GetUpper()).Store(target + i);
+                        var words = Vector256.Narrow(first, second);
+                        if (typeof(TCode) == typeof(byte))
+                            Vector128.Narrow(words.GetLower().AsUInt16(), words.GetUpper().AsUInt16()).Store((byte*)(target + i));
+                        else
+                            words.Store((short*)(target + i));
                     }
                 for (; i < k; i++)
-                    target[i] = (byte)(Math.Clamp(MathF.Round(source[i] / step), lowest, highest) + shift);
+                    target[i] = TCode.CreateTruncating((int)Math.Clamp(MathF.Round(source[i] / step), lowest, highest) + shift);
                 for (; i < depth; i++)
-                    target[i] = 0;
+                    target[i] = TCode.Zero;
             }
         });
     }
