@@ -47,6 +47,12 @@ public static unsafe class Gemm
     public static void MultiplyTransposedAByClip(float* c, float* a, float* b, int m, int n, int rows, int clips)
     {
         int rowsPerClip = checked((int)BatchTree.RowsPerClip(rows, clips)), productLength = checked(m * n);
+        if (rowsPerClip == 1)
+        {
+            var outer = new OuterProductsJob(c, a, b, m, n, clips);
+            Simd.Run(ref outer, int.MaxValue);
+            return;
+        }
         float* partials = Scratch.Get(ScratchSlot.ClipPartials, (long)clips * productLength);
         // One clip per chunk (its product computed on that thread), which keeps the cores busy where one clip's
         // product is too small to split.
@@ -56,6 +62,43 @@ public static unsafe class Gemm
         BatchTree.Reduce(partials, productLength, clips, 1);
         var total = new Span<float>(c, productLength);
         TensorPrimitives.Add(total, new ReadOnlySpan<float>(partials, productLength), total);
+    }
+
+    // One row per clip (a fully connected layer): c[o, :] += the tree of the clips' products a[clip, o] · b[clip, :],
+    // summed in registers a vector of c at a time: the same bits as per-clip products of depth 1 added in the tree,
+    // without writing clips partial matrices.
+    readonly struct OuterProductsJob(float* c, float* a, float* b, int m, int n, int clips) : ISimdKernel
+    {
+        const int RowsPerChunk = 16;
+
+        public void Run<TSimd, TVector>() where TSimd : struct, ISimd<TVector> where TVector : struct
+        {
+            var job = this;
+            CpuParallel.For(CpuParallel.ChunkCount(m, RowsPerChunk), job.Rows<TSimd, TVector>);
+        }
+
+        void Rows<TSimd, TVector>(int chunk) where TSimd : struct, ISimd<TVector> where TVector : struct
+        {
+            for (int o = chunk * RowsPerChunk; o < Math.Min(m, (chunk + 1) * RowsPerChunk); o++)
+                for (int j = 0; j < n; j += TSimd.Width)
+                {
+                    int lanes = Math.Min(TSimd.Width, n - j);
+                    float* target = c + (long)o * n + j;
+                    TVector sum = Tree<TSimd, TVector>(o, j, lanes, 0, clips);
+                    if (lanes == TSimd.Width)
+                        TSimd.Store(target, TSimd.Add(TSimd.Load(target), sum));
+                    else
+                        TSimd.StoreFirst(target, TSimd.Add(TSimd.LoadFirst(target, lanes), sum), lanes);
+                }
+        }
+
+        TVector Tree<TSimd, TVector>(int o, int j, int lanes, int start, int end) where TSimd : struct, ISimd<TVector> where TVector : struct
+        {
+            if (end - start == 1)
+                return TSimd.Multiply(TSimd.Broadcast(a[(long)start * m + o]), TSimd.LoadFirst(b + (long)start * n + j, lanes));
+            int middle = start + BatchTree.Split(end - start);
+            return TSimd.Add(Tree<TSimd, TVector>(o, j, lanes, start, middle), Tree<TSimd, TVector>(o, j, lanes, middle, end));
+        }
     }
 
     /// <summary>The matrices of one call and the strides that read op(a) and op(b) in place.</summary>
