@@ -49,6 +49,52 @@ public sealed class IlgpuBackendTests
         TestArrays.AssertClose(want.RunningStatistics, got.RunningStatistics, "BatchNorm running statistics");
     }
 
+    /// <summary>
+    /// Two GPU ranks with sync_bn (two simulator backends on two threads, each with one of the two clips): their
+    /// averaged gradients are the CPU backend's for both clips in one process, within the GPU kernels' rounding.
+    /// </summary>
+    [Fact]
+    public void TwoGpuRanksWithSyncBnComputeTheGradientsOfTheWholeBatch()
+    {
+        using var cpu = new CpuBackend();
+        var want = Gradients(cpu, null, clip: 0, clips: 2);
+        var barrier = new Barrier(2);
+        var slots = new double[2][];
+        BatchStatisticsReducer Replica(int rank) => sums =>
+        {
+            slots[rank] = (double[])sums.Clone();
+            barrier.SignalAndWait();
+            for (int i = 0; i < sums.Length; i++)
+                sums[i] = slots[0][i] + slots[1][i];
+            barrier.SignalAndWait();
+        };
+        var parts = new float[2][];
+        var threads = Enumerable.Range(0, 2).Select(rank => new Thread(() =>
+        {
+            using var gpu = IlgpuBackend.Simulator();
+            parts[rank] = Gradients(gpu, Replica(rank), clip: rank, clips: 1);
+        })).ToList();
+        threads.ForEach(thread => thread.Start());
+        threads.ForEach(thread => thread.Join());
+        // Each rank's loss is the mean over its one clip: the average of the two is the mean over both.
+        TestArrays.AssertClose(want, [.. parts[0].Zip(parts[1], (a, b) => (a + b) / 2)], "averaged gradients of the two ranks");
+    }
+
+    // The gradients of the mean loss over clips [clip, clip + clips) of a fixed batch of two.
+    static float[] Gradients(IBackend backend, BatchStatisticsReducer? replicas, int clip, int clips)
+    {
+        using var model = new X3D(X3DTests.Tiny(), backend, seed: 3, replicas) { FirstBatchRow = clip };
+        using var loss = new SoftmaxCrossEntropy(backend, labelSmoothing: 0.1f);
+        var values = RandomValues(2 * 2 * 8 * 8 * 3, 4);
+        using var input = backend.Allocate(clips, 2, 8, 8, 3);
+        input.CopyFrom(values.AsSpan(clip * 2 * 8 * 8 * 3, clips * 2 * 8 * 8 * 3));
+        using var labels = Labels(backend, [.. new[] { 2, 0 }.Skip(clip).Take(clips)]);
+        loss.Forward(model.Forward(input, training: true), labels);
+        model.Parameters.ZeroGradients();
+        model.Backward(loss.Backward());
+        return model.Parameters.Gradients.ToArray();
+    }
+
     [Fact]
     public void TensorsOfAnotherBackendAreRefusedByName()
     {

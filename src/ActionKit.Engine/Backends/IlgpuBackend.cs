@@ -39,10 +39,10 @@ public sealed class IlgpuBackend : IBackend
     }
 
     /// <summary>
-    /// The backend on the first NVIDIA GPU ILGPU finds, or null with the reason (no driver, no device) when there is
-    /// none.
+    /// The backend on NVIDIA GPU <paramref name="ordinal"/> (modulo the GPUs ILGPU finds), or null with the reason
+    /// (no driver, no device) when there is none.
     /// </summary>
-    public static IlgpuBackend? TryCuda(out string reason)
+    public static IlgpuBackend? TryCuda(out string reason, int ordinal = 0)
     {
         Context? context = null;
         try
@@ -55,10 +55,11 @@ public sealed class IlgpuBackend : IBackend
                 reason = "ILGPU found no NVIDIA GPU (no CUDA driver, or no device visible)";
                 return null;
             }
-            var device = devices[0];
+            int index = ordinal % devices.Count;
+            var device = devices[index];
             reason = "";
             return new IlgpuBackend(context, device.CreateCudaAccelerator(context),
-                $"cuda:0 ({device.Name}, {device.MemorySize / 1e9:F0} GB)");
+                $"cuda:{index} ({device.Name}, {device.MemorySize / 1e9:F0} GB)");
         }
         catch (Exception error) when (error is not OutOfMemoryException)
         {
@@ -154,7 +155,11 @@ public sealed class IlgpuBackend : IBackend
     public void BatchNormForwardTraining(Tensor y, Tensor mean, Tensor invStd, Tensor runningMean, Tensor runningVar,
         Tensor x, Tensor gamma, Tensor beta, float momentum, float epsilon, Activation activation, Layers.BatchStatisticsReducer? replicas = null)
     {
-        RequireOneReplica(replicas);
+        if (replicas is not null)
+        {
+            StagedBatchNormForward(y, mean, invStd, runningMean, runningVar, x, gamma, beta, momentum, epsilon, activation, replicas);
+            return;
+        }
         Run(nameof(BatchNormForwardTraining), () => Kernels.Gpu.BatchNorm.ForwardTraining(kernels, F(y), F(mean), F(invStd), F(runningMean), F(runningVar),
             F(x), F(gamma), F(beta), Rows(x, gamma), (int)gamma.Length, momentum, epsilon, activation), y, x);
     }
@@ -167,15 +172,51 @@ public sealed class IlgpuBackend : IBackend
     public void BatchNormBackward(Tensor dx, Tensor dGamma, Tensor dBeta, Tensor dy, Tensor x, Tensor gamma, Tensor beta,
         Tensor mean, Tensor invStd, Activation activation, Layers.BatchStatisticsReducer? replicas = null)
     {
-        RequireOneReplica(replicas);
+        if (replicas is not null)
+        {
+            StagedBatchNormBackward(dx, dGamma, dBeta, dy, x, gamma, beta, mean, invStd, activation, replicas);
+            return;
+        }
         Run(nameof(BatchNormBackward), () => Kernels.Gpu.BatchNorm.Backward(kernels, F(dx), F(dGamma), F(dBeta), F(dy), F(x), F(gamma), F(beta), F(mean), F(invStd),
             Rows(x, gamma), (int)gamma.Length, activation), dx, dy, x);
     }
 
-    static void RequireOneReplica(Layers.BatchStatisticsReducer? replicas)
+    // sync_bn over data-parallel ranks, staged through host memory for now: the tensors come down, the CPU kernel
+    // sums them in its clip tree and adds the other ranks' sums, and the results go back up. Each rank is one GPU; a
+    // device kernel that exchanges only the per-channel sums (as NCCL-based SyncBatchNorm does) is the next step.
+    static void StagedBatchNormForward(Tensor y, Tensor mean, Tensor invStd, Tensor runningMean, Tensor runningVar,
+        Tensor x, Tensor gamma, Tensor beta, float momentum, float epsilon, Activation activation, Layers.BatchStatisticsReducer replicas)
     {
-        if (replicas is not null)
-            throw new NotSupportedException("sync_bn over data-parallel ranks runs on the CPU backend; GPU ranks are not built yet (README: Training on several ranks).");
+        float[] hostY = new float[y.Length], hostMean = new float[mean.Length], hostInvStd = new float[invStd.Length];
+        float[] hostRunningMean = runningMean.ToArray(), hostRunningVar = runningVar.ToArray(), hostX = x.ToArray();
+        float[] hostGamma = gamma.ToArray(), hostBeta = beta.ToArray();
+        unsafe
+        {
+            fixed (float* py = hostY, pm = hostMean, ps = hostInvStd, prm = hostRunningMean, prv = hostRunningVar, px = hostX, pg = hostGamma, pb = hostBeta)
+                Kernels.Cpu.BatchNorm.ForwardTraining(py, pm, ps, prm, prv, px, pg, pb, x.Length / gamma.Length, x.Dim(0), (int)gamma.Length,
+                    momentum, epsilon, activation, sums => replicas(sums));
+        }
+        y.CopyFrom(hostY);
+        mean.CopyFrom(hostMean);
+        invStd.CopyFrom(hostInvStd);
+        runningMean.CopyFrom(hostRunningMean);
+        runningVar.CopyFrom(hostRunningVar);
+    }
+
+    static void StagedBatchNormBackward(Tensor dx, Tensor dGamma, Tensor dBeta, Tensor dy, Tensor x, Tensor gamma, Tensor beta,
+        Tensor mean, Tensor invStd, Activation activation, Layers.BatchStatisticsReducer replicas)
+    {
+        float[] hostDx = new float[dx.Length], hostDGamma = dGamma.ToArray(), hostDBeta = dBeta.ToArray(), hostDy = dy.ToArray();
+        float[] hostX = x.ToArray(), hostGamma = gamma.ToArray(), hostBeta = beta.ToArray(), hostMean = mean.ToArray(), hostInvStd = invStd.ToArray();
+        unsafe
+        {
+            fixed (float* pdx = hostDx, pdg = hostDGamma, pdb = hostDBeta, pdy = hostDy, px = hostX, pg = hostGamma, pb = hostBeta, pm = hostMean, ps = hostInvStd)
+                Kernels.Cpu.BatchNorm.Backward(pdx, pdg, pdb, pdy, px, pg, pb, pm, ps, x.Length / gamma.Length, x.Dim(0), (int)gamma.Length,
+                    activation, sums => replicas(sums));
+        }
+        dx.CopyFrom(hostDx);
+        dGamma.CopyFrom(hostDGamma);
+        dBeta.CopyFrom(hostDBeta);
     }
 
     public void Relu(Tensor y, Tensor x) => Elementwise2(nameof(Relu), y, x, Elementwise.Relu);

@@ -12,6 +12,9 @@ public interface ICommunicator
 
     int Size { get; }
 
+    /// <summary>This rank's index among the ranks on its machine (0 for one process): it picks the rank's GPU.</summary>
+    int LocalRank { get; }
+
     /// <summary>Replaces <paramref name="values"/> on every rank by their element-wise sum over the ranks, in the fixed tree.</summary>
     void Sum(float[] values);
 
@@ -40,6 +43,7 @@ public sealed class SingleProcess : ICommunicator
 
     public int Rank => 0;
     public int Size => 1;
+    public int LocalRank => 0;
 
     public void Sum(float[] values)
     {

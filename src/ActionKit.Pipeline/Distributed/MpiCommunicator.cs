@@ -31,6 +31,9 @@ public sealed class MpiCommunicator : ICommunicator, IDisposable
     public int Rank => world.Rank;
     public int Size => world.Size;
 
+    /// <summary>hydra's <c>MPI_LOCALRANKID</c>: this rank's index among the ranks on its machine.</summary>
+    public int LocalRank => int.TryParse(System.Environment.GetEnvironmentVariable("MPI_LOCALRANKID"), out int index) && index >= 0 ? index : 0;
+
     /// <summary>
     /// The communicator of this process: MPI when it was started by MPICH's mpirun (hydra sets <c>PMI_RANK</c>),
     /// else a single process. Fails with a clear message under Open MPI's mpirun or when MPICH is not installed.

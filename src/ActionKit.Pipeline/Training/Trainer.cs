@@ -73,7 +73,7 @@ public static class Trainer
         }
         ranks.Communicator.Barrier();
 
-        using var backend = Devices.Create(run.Device);
+        using var backend = Devices.Create(run.Device, ranks.Communicator.LocalRank);
         using var network = new X3D(pretrained?.Config ?? ModelFactory.NetworkConfig(run.Template.Model, run.Labels.Count), backend, (ulong)hp.Seed,
             ranks.BatchStatistics(hp.SyncBn));
         if (pretrained is not null)
