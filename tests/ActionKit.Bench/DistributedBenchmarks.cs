@@ -35,7 +35,7 @@ public static class DistributedBenchmarks
         double stepSeconds = figures[0], exchangeSeconds = figures[1];
         yield return new BenchmarkRow("mpi", $"X3D-CPU train, global batch {Batch}, 2 ranks x 1 thread", Batch / stepSeconds, "clips/s",
             "1 process x 2 threads", oneProcess);
-        yield return new BenchmarkRow("mpi", "gradient exchange (2.99 M floats, Allgather + sum in rank order) per step", exchangeSeconds * 1000, "ms");
+        yield return new BenchmarkRow("mpi", "gradient exchange (2.99 M floats, Allgather + sum in the batch tree) per step", exchangeSeconds * 1000, "ms");
         yield return new BenchmarkRow("mpi", "gradient exchange share of the step", 100 * exchangeSeconds / stepSeconds, "%");
     }
 
