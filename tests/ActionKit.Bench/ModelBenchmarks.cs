@@ -14,7 +14,8 @@ public static class ModelBenchmarks
     /// <summary>
     /// X3D-XS training steps (batch <paramref name="batch"/>) and inference (batch 1 and <paramref name="batch"/>) on
     /// <paramref name="backend"/> at each (frames, size) of <paramref name="shapes"/>. With <paramref name="profile"/>,
-    /// the milliseconds per training step each layer type (forward, backward), the clipping and the optimizer took.
+    /// the milliseconds per training step each layer type (forward, backward), the clipping and the optimizer took,
+    /// and per inference run each layer type's forward.
     /// </summary>
     public static IEnumerable<BenchmarkRow> Run(IBackend backend, (int Frames, int Size)[] shapes, int batch, int classes = 51, bool profile = false)
     {
@@ -56,6 +57,16 @@ public static class ModelBenchmarks
                     backend.Synchronize();
                 }, warmup: 1, minRuns: 3, minSeconds: 2);
                 yield return new BenchmarkRow("x3d", $"{shape} inference, batch {inferenceBatch}", inferenceBatch / infer, "clips/s");
+                if (profiler is null)
+                    continue;
+                const int runs = 3;
+                profiler.Reset();
+                training.Model.Profiler = profiler;
+                for (int run = 0; run < runs; run++)
+                    training.Model.Forward(view, training: false);
+                training.Model.Profiler = null;
+                foreach (var (operation, seconds, calls) in profiler.Totals)
+                    yield return new BenchmarkRow("profile", $"{shape} inference, batch {inferenceBatch}: {operation} ({calls / runs} calls)", seconds * 1000 / runs, "ms/run");
             }
         }
     }
