@@ -138,8 +138,11 @@ sealed unsafe class ExecutionPlan
                 scratch[step] = new Slot(Place(step.Output + "#scratch", scratchLength), scratchLength, [(int)scratchLength]);
             live.RemoveAll(block => block.Value == step.Output + "#scratch" || lastUse.GetValueOrDefault(block.Value, -1) <= i);
         }
-        arena = GC.AllocateUninitializedArray<float>((int)Math.Max(size, 1), pinned: true);
-        origin = ExecutionContext.Address(arena);
+        // Offsets are whole 64-byte lines from the origin, and the origin is on a line too (a pinned array is only
+        // 16-byte aligned): a vector load never straddles two cache lines, as in the engine's aligned tensors.
+        arena = GC.AllocateUninitializedArray<float>(checked((int)Math.Max(size, 1) + Alignment), pinned: true);
+        float* start = ExecutionContext.Address(arena);
+        origin = start + (Alignment - (int)((nuint)start % (Alignment * sizeof(float))) / sizeof(float)) % Alignment;
     }
 
     public IReadOnlyList<ExecutionStep> Steps { get; }
