@@ -15,6 +15,8 @@ public static unsafe class BatchNorm
 {
     const int RowsPerChunk = 256;
 
+    [ThreadStatic] static double[]? clipSums;
+
     /// <summary>
     /// y = act(γ·(x - mean)·invStd + β) with batch statistics over rows = clips · rows per clip (and the other ranks'
     /// rows when <paramref name="addReplicas"/> is given); writes mean and invStd [C] for the backward pass and
@@ -138,13 +140,25 @@ public static unsafe class BatchNorm
     /// (Σd, Σd²); with dy, g = act'(x·scale + bias)·dy and (Σg, Σg·d). Chunks never cross a clip; <see cref="Totals"/>
     /// adds them in <see cref="BatchTree"/> order.
     /// </summary>
-    readonly struct SumsJob(float* x, float* centers, int centerStride, float* dy, float* scale, float* bias, long rows, int clips, int channels) : IActivationKernel
+    readonly struct SumsJob : IActivationKernel
     {
-        readonly int stride = Padded(channels);
-        readonly long rowsPerClip = BatchTree.RowsPerClip(rows, clips);
-        readonly int chunksPerClip = CpuParallel.ChunkCount(BatchTree.RowsPerClip(rows, clips), RowsPerChunk);
-        readonly float* partials = Scratch.Get(ScratchSlot.CallPartials,
-            clips * CpuParallel.ChunkCount(BatchTree.RowsPerClip(rows, clips), RowsPerChunk) * 2L * Padded(channels));
+        readonly float* x, centers, dy, scale, bias, partials;
+        readonly int centerStride, clips, channels, stride, chunksPerClip;
+        readonly long rows, rowsPerClip;
+
+        public SumsJob(float* x, float* centers, int centerStride, float* dy, float* scale, float* bias, long rows, int clips, int channels)
+        {
+            this.x = x;
+            this.centers = centers;
+            this.dy = dy;
+            this.scale = scale;
+            this.bias = bias;
+            (this.centerStride, this.rows, this.clips, this.channels) = (centerStride, rows, clips, channels);
+            stride = Padded(channels);
+            rowsPerClip = BatchTree.RowsPerClip(rows, clips);
+            chunksPerClip = CpuParallel.ChunkCount(rowsPerClip, RowsPerChunk);
+            partials = Scratch.Get(ScratchSlot.CallPartials, (long)clips * chunksPerClip * 2 * stride);
+        }
 
         public void Run<TActivation, TSimd, TVector>()
             where TActivation : struct, IActivation where TSimd : struct, ISimd<TVector> where TVector : struct
@@ -194,7 +208,8 @@ public static unsafe class BatchNorm
         public double[] Totals(Action<double[]>? addReplicas)
         {
             int width = 2 * channels;
-            var perClip = new double[clips * width];
+            // Reused per thread: the BatchNorm layers of a step call this twice each.
+            var perClip = clipSums is { } kept && kept.Length >= clips * width ? kept : clipSums = new double[clips * width];
             double* first = stackalloc double[channels], second = stackalloc double[channels];
             for (int clip = 0; clip < clips; clip++)
             {
@@ -214,7 +229,7 @@ public static unsafe class BatchNorm
                     perClip[clip * width + channels + c] = second[c] + (2 * first[c] + rowsPerClip * shift) * shift;
                 }
             }
-            BatchTree.Sum<double>(perClip, width, clips);
+            BatchTree.Sum(perClip.AsSpan(0, clips * width), width, clips);
             var totals = new double[1 + width];
             totals[0] = rows;
             perClip.AsSpan(0, width).CopyTo(totals.AsSpan(1));

@@ -130,13 +130,13 @@ public static unsafe class Int8Gemm
         switch (path)
         {
             case Int8Path.Avx512:
-                Rows512(c, wide, weights.PairsPointer, 0, rows, pairDepth, panels);
+                Rows512(c, wide, weights.PairsPointer, rows, pairDepth, panels);
                 break;
             case Int8Path.Avx2:
-                Rows256(c, wide, weights.PairsPointer, 0, rows, pairDepth, panels);
+                Rows256(c, wide, weights.PairsPointer, rows, pairDepth, panels);
                 break;
             default:
-                RowsScalar(c, wide, weights.PairsPointer, 0, rows, pairDepth, panels);
+                RowsScalar(c, wide, weights.PairsPointer, rows, pairDepth, panels);
                 break;
         }
     }
@@ -198,10 +198,10 @@ public static unsafe class Int8Gemm
         }
     }
 
-    static void RowsScalar(int* c, short* a, short* packed, int start, int end, int depth, int panels)
+    static void RowsScalar(int* c, short* a, short* packed, int rows, int depth, int panels)
     {
         int width = panels * PanelWidth;
-        for (int r = start; r < end; r++)
+        for (int r = 0; r < rows; r++)
             for (int panel = 0; panel < panels; panel++)
                 for (int lane = 0; lane < PanelWidth; lane++)
                 {
@@ -217,14 +217,14 @@ public static unsafe class Int8Gemm
 
     /// <summary>Four rows by one panel at a time: four accumulators, each pair of k one broadcast and one vpmaddwd per row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Rows512(int* c, short* a, short* packed, int start, int end, int depth, int panels)
+    static void Rows512(int* c, short* a, short* packed, int rows, int depth, int panels)
     {
         int width = panels * PanelWidth, pairs = depth / 2;
         for (int panel = 0; panel < panels; panel++)
         {
             short* panelStart = packed + (long)panel * pairs * PanelWidth * 2;
-            int r = start;
-            for (; r + 4 <= end; r += 4)
+            int r = 0;
+            for (; r + 4 <= rows; r += 4)
             {
                 int* a0 = (int*)(a + (long)r * depth), a1 = (int*)(a + (long)(r + 1) * depth), a2 = (int*)(a + (long)(r + 2) * depth), a3 = (int*)(a + (long)(r + 3) * depth);
                 Vector512<int> s0 = default, s1 = default, s2 = default, s3 = default;
@@ -242,7 +242,7 @@ public static unsafe class Int8Gemm
                 s2.Store(row + 2 * width);
                 s3.Store(row + 3 * width);
             }
-            for (; r < end; r++)
+            for (; r < rows; r++)
             {
                 int* ar = (int*)(a + (long)r * depth);
                 Vector512<int> sum = default;
@@ -255,14 +255,14 @@ public static unsafe class Int8Gemm
 
     /// <summary>The 256-bit version: a panel is two vectors, so four rows keep eight accumulators.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Rows256(int* c, short* a, short* packed, int start, int end, int depth, int panels)
+    static void Rows256(int* c, short* a, short* packed, int rows, int depth, int panels)
     {
         int width = panels * PanelWidth, pairs = depth / 2;
         for (int panel = 0; panel < panels; panel++)
         {
             short* panelStart = packed + (long)panel * pairs * PanelWidth * 2;
-            int r = start;
-            for (; r + 4 <= end; r += 4)
+            int r = 0;
+            for (; r + 4 <= rows; r += 4)
             {
                 int* a0 = (int*)(a + (long)r * depth), a1 = (int*)(a + (long)(r + 1) * depth), a2 = (int*)(a + (long)(r + 2) * depth), a3 = (int*)(a + (long)(r + 3) * depth);
                 Vector256<int> s0 = default, t0 = default, s1 = default, t1 = default, s2 = default, t2 = default, s3 = default, t3 = default;
@@ -291,7 +291,7 @@ public static unsafe class Int8Gemm
                 s3.Store(row + 3 * width);
                 t3.Store(row + 3 * width + 8);
             }
-            for (; r < end; r++)
+            for (; r < rows; r++)
             {
                 int* ar = (int*)(a + (long)r * depth);
                 Vector256<int> low = default, high = default;
