@@ -68,8 +68,9 @@ public class GraphExecutorTests
     public static TheoryData<Int8Path> Paths => [.. Enum.GetValues<Int8Path>().Where(Int8Gemm.IsSupported)];
 
     /// <summary>
-    /// A quantized tiny X3D: its pointwise convolutions run in integers on every path this CPU has, and each logit is
-    /// within one quantization step (of the head's input) of the FakeQuantize executor's.
+    /// A quantized tiny X3D: its pointwise and depthwise convolutions run in integers on every path this CPU has, with
+    /// activations between integer layers as codes, and each logit is within one quantization step (of the head's
+    /// input) of the FakeQuantize executor's.
     /// </summary>
     [Theory]
     [MemberData(nameof(Paths))]
@@ -80,7 +81,10 @@ public class GraphExecutorTests
         var quantized = PostTrainingQuantizer.Quantize(graph, calibration).Graph;
         var integer = new GraphExecutor(quantized);
         var floats = new GraphExecutor(quantized, integer: false);
-        Assert.Equal(5, integer.IntegerLayers);
+        Assert.Equal(7, integer.IntegerLayers);
+        // As codes: the stem's output to block.a and the shortcut, block.a's to block.b, the SE's first FC's to its
+        // second, and the gated, Swish-activated output of block.b to block.c.
+        Assert.Equal(4, integer.CodeValues);
         Assert.Null(integer.Notice);
         Assert.Equal(0, floats.IntegerLayers);
         var head = quantized.Nodes.OfType<FakeQuantizeNode>().Single(node => node.Input == "head.features");
@@ -91,9 +95,13 @@ public class GraphExecutorTests
         {
             Int8Gemm.Path = path;
             var want = floats.Run(pixels, batch: 3);
+            integer.Profiling = true;
             var got = integer.Run(pixels, batch: 3);
             for (int i = 0; i < want.Length; i++)
                 Assert.True(Math.Abs(want[i] - got[i]) <= step, $"logit {i}: {got[i]}, the FakeQuantize executor {want[i]}, step {step}");
+            Assert.Contains("int8 depthwise conv", integer.StepSeconds.Keys);
+            Assert.Contains("int8 pointwise conv", integer.StepSeconds.Keys);
+            Assert.Contains("quantized gate", integer.StepSeconds.Keys);
         }
         finally
         {
@@ -109,7 +117,7 @@ public class GraphExecutorTests
         var nodes = quantized.Nodes.Select(node => node is FakeQuantizeNode { Input: "stem" } fq ? fq with { Levels = 16 } : node).ToList();
         var coarse = new ModelGraph(quantized.Name, quantized.Input, quantized.Output, nodes, quantized.Constants, quantized.Metadata);
         var executor = new GraphExecutor(coarse);
-        Assert.Equal(3, executor.IntegerLayers);
+        Assert.Equal(5, executor.IntegerLayers);
         Assert.Contains("2 quantized layer(s) run in float", executor.Notice);
         Assert.Contains("layer 'block.a'", executor.Notice);
         var pixels = Pixels(2, 3);

@@ -28,12 +28,14 @@ public unsafe class Int8KernelTests
     }
 
     // The path's GEMM on codes a (all u8 0..255, or all s8 -128..127: one FakeQuantize's range per call), given as
-    // floats on a grid of step 1 so that they are their own codes.
-    static int[] Run(Int8Path path, int[] a, sbyte[] b, int m, int n, int k)
+    // floats on a grid of step 1 so that they are their own codes, or as the byte codes themselves (rows of k bytes,
+    // whose last quad the VNNI path reads into the next row), followed by bytes that must not matter.
+    static int[] Run(Int8Path path, int[] a, sbyte[] b, int m, int n, int k, bool asCodes = false)
     {
         bool signed = a.Any(code => code < 0);
         int width = Int8Gemm.PaddedWidth(n);
         var x = a.Select(code => (float)code).ToArray();
+        var bytes = a.Select(code => (byte)(code + (signed ? 128 : 0))).Concat(new byte[] { 255, 255, 255 }).ToArray();
         var weights = Int8Gemm.Pack(b, n, k);
         var c = Enumerable.Repeat(int.MinValue, m * width).ToArray();
         var saved = Int8Gemm.Path;
@@ -42,7 +44,10 @@ public unsafe class Int8KernelTests
             Int8Gemm.Path = path;
             fixed (int* pc = c)
             fixed (float* px = x)
-                Int8Gemm.Multiply(pc, px, weights, m, 1f, signed ? -128 : 0, signed ? 127 : 255);
+            fixed (byte* pb = bytes)
+                Int8Gemm.Multiply(pc, asCodes
+                    ? Int8Tensor.AsCodes(pb, 1f, signed ? -128 : 0, signed ? 127 : 255)
+                    : Int8Tensor.OnGrid(px, 1f, signed ? -128 : 0, signed ? 127 : 255), weights, m);
         }
         finally
         {
@@ -65,6 +70,7 @@ public unsafe class Int8KernelTests
                     a[0] = -128; // marks the call as s8 even where the draw has no negative code
                 var b = Enumerable.Range(0, n * k).Select(_ => (sbyte)random.Next(-127, 128)).ToArray();
                 Assert.Equal(Reference(a, b, m, n, k), Run(path, a, b, m, n, k));
+                Assert.Equal(Reference(a, b, m, n, k), Run(path, a, b, m, n, k, asCodes: true));
             }
     }
 
@@ -88,6 +94,7 @@ public unsafe class Int8KernelTests
                     var want = Reference(a, b, m, n, k);
                     Assert.Equal((signed ? -128 : 255) * weight * k, want[0]);
                     Assert.Equal(want, Run(path, a, b, m, n, k));
+                    Assert.Equal(want, Run(path, a, b, m, n, k, asCodes: true));
                 }
     }
 
@@ -133,7 +140,7 @@ public unsafe class Int8KernelTests
         var y = new float[rows * n];
         fixed (float* py = y, pm = multiplier, pb = bias)
         fixed (int* pc = c)
-            Requantize.ToFloat(py, pc, pm, pb, rows, n, width, activation);
+            Requantize.Store(Int8Tensor.Floats(py), pc, pm, pb, rows, n, width, activation);
         for (int r = 0; r < rows; r++)
             for (int o = 0; o < n; o++)
             {
@@ -141,6 +148,29 @@ public unsafe class Int8KernelTests
                 float want = activation switch { Activation.Relu => MathF.Max(v, 0), Activation.Swish => v / (1 + MathF.Exp(-v)), _ => v };
                 Assert.Equal(want, y[r * n + o], 1e-5f);
             }
+    }
+
+    /// <summary>
+    /// The vector grid divides by multiplying with the step's reciprocal and correcting (Markstein): the levels match a
+    /// division on values at, and one or two units in the last place either side of, every tie between two levels, for
+    /// steps drawn across twenty binary orders of magnitude.
+    /// </summary>
+    [Fact]
+    public void TheReciprocalGridMatchesADivisionAtTheTies()
+    {
+        var random = new Random(3);
+        for (int trial = 0; trial < 300; trial++)
+        {
+            float step = random.NextSingle() * MathF.Pow(2, random.Next(-16, 4)) + 1e-7f, low = trial % 2 == 0 ? 0 : -128 * step, high = low + 255 * step;
+            step = (high - low) / 255;
+            var x = Enumerable.Range(0, 1200).Select(i => BitConverter.Int32BitsToSingle(
+                BitConverter.SingleToInt32Bits((random.Next(-140, 270) + 0.5f) * step) + i % 5 - 2)).ToArray();
+            var y = new float[x.Length];
+            fixed (float* px = x, py = y)
+                FakeQuantize.OnGrid(py, px, step, MathF.Round(low / step), MathF.Round(high / step), x.Length);
+            for (int i = 0; i < x.Length; i++)
+                Assert.True(FakeQuantize.Apply(x[i], low, high, 256) == y[i], $"step {step:R}, x {x[i]:R}: {y[i]:R}, a division gives {FakeQuantize.Apply(x[i], low, high, 256):R}");
+        }
     }
 
     [Fact]

@@ -252,12 +252,35 @@ public static unsafe class BatchNorm
             {
                 if (job.Gradient)
                     job.ApplyChunk<TActivation, TSimd, TVector, On>(chunk);
+                else if (job.FewChannels<TSimd, TVector>())
+                    job.ApplyFewChannels<TActivation, TSimd, TVector>(chunk);
                 else
                     job.ApplyChunk<TActivation, TSimd, TVector, Off>(chunk);
             });
         }
 
+        // Fewer channels than lanes (an RGB clip's normalization): the chunk as one flat run whose scale and bias repeat
+        // every `channels` values, so a block of `channels` full vectors meets the same `channels` pattern vectors.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void ApplyFewChannels<TActivation, TSimd, TVector>(int chunk)
+            where TActivation : struct, IActivation where TSimd : struct, ISimd<TVector> where TVector : struct
+        {
+            int period = channels * TSimd.Width;
+            float* scales = stackalloc float[period], biases = stackalloc float[period];
+            for (int i = 0; i < period; i++)
+                (scales[i], biases[i]) = (scale[i % channels], bias[i % channels]);
+            long start = (long)chunk * RowsPerChunk * channels, end = Math.Min(rows, (long)(chunk + 1) * RowsPerChunk) * channels, o = start;
+            for (; o + period <= end; o += period)
+                for (int j = 0; j < period; j += TSimd.Width)
+                    TSimd.Store(output + o + j, TActivation.Forward<TSimd, TVector>(TSimd.MultiplyAdd(TSimd.Load(x + o + j), TSimd.Load(scales + j), TSimd.Load(biases + j))));
+            for (; o < end; o += channels)
+                for (int c = 0; c < channels; c++)
+                    output[o + c] = TActivation.Forward<SimdScalar, float>(MathF.FusedMultiplyAdd(x[o + c], scale[c], bias[c]));
+        }
+
         bool Gradient => dy != null;
+
+        bool FewChannels<TSimd, TVector>() where TSimd : struct, ISimd<TVector> where TVector : struct => channels < TSimd.Width;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void ApplyChunk<TActivation, TSimd, TVector, TGradient>(int chunk)

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace ActionKit.Kernels.Cpu;
 
@@ -21,6 +22,45 @@ public static unsafe class ChannelScale
     /// </summary>
     public static void Backward(float* dx, float* dScale, float* dy, float* x, float* scale, int batch, long positions, int channels, Activation activation) =>
         Activations.Run(new Job(dx, dScale, x, scale, dy, batch, positions, channels), activation);
+
+    /// <summary>
+    /// The gate of a quantized graph: y = act(q(x) · scale) with q the per-tensor FakeQuantize grid of x
+    /// (<paramref name="x"/> given on it or not: the levels are the same), stored as floats, on y's own grid, or as its
+    /// codes (<see cref="Int8Tensor"/>), one chunk of rows at a time while it is in cache: the FakeQuantize before the
+    /// product and the one after the activation cost no passes of their own.
+    /// </summary>
+    public static void ForwardQuantized(in Int8Tensor y, in Int8Tensor x, float* scale, int batch, long positions, int channels, Activation activation)
+    {
+        if (x.IsCodes || !(x.Step > 0))
+            throw new ArgumentException("ChannelScale: a quantized gate needs its input as floats with their grid.");
+        var (target, source) = (y, x);
+        const int rowsPerChunk = 64;
+        long rows = batch * positions;
+        CpuParallel.For(CpuParallel.ChunkCount(rows, rowsPerChunk), chunk =>
+        {
+            long start = (long)chunk * rowsPerChunk;
+            int count = (int)Math.Min(rowsPerChunk, rows - start);
+            var output = target.At(start * channels);
+            float* values = Requantize.Values(output, count * channels);
+            var grid = new FakeQuantize.Grid(source.Step, source.Lowest, source.Highest);
+            for (int r = 0; r < count; r++)
+            {
+                float* row = source.Values + (start + r) * channels, gate = scale + (start + r) / positions * channels, value = values + (long)r * channels;
+                int c = 0;
+                if (Vector256.IsHardwareAccelerated)
+                    for (; c + 8 <= channels; c += 8)
+                        (FakeQuantize.Levels(Vector256.Load(row + c), grid) * grid.Step * Vector256.Load(gate + c)).Store(value + c);
+                for (; c < channels; c++)
+                    value[c] = Math.Clamp(MathF.Round(row[c] / source.Step), source.Lowest, source.Highest) * source.Step * gate[c];
+            }
+            // Inside a chunk, the activation's own parallel loop runs on this thread.
+            if (activation == Activation.Relu)
+                Elementwise.Relu(values, values, (long)count * channels);
+            else if (activation == Activation.Swish)
+                Elementwise.Swish(values, values, (long)count * channels);
+            Requantize.Finish(output, values, count * channels);
+        });
+    }
 
     readonly struct Job(float* output, float* dScale, float* x, float* scale, float* dy, int batch, long positions, int channels) : IActivationKernel
     {

@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ActionKit.Kernels.Cpu;
 
@@ -56,18 +58,42 @@ public static unsafe class FakeQuantize
 
     /// <summary>
     /// y = clamp(round(x / step), lowest, highest) · step over <paramref name="count"/> values, one range: the per-tensor
-    /// FakeQuantize, vectorized (a division and rounding half to even, as <see cref="Apply"/> computes it).
+    /// FakeQuantize, vectorized (<see cref="Levels"/>, the same levels as <see cref="Apply"/>).
     /// </summary>
     public static void OnGrid(float* y, float* x, float step, float lowest, float highest, int count)
     {
         int i = 0;
         if (Vector256.IsHardwareAccelerated)
         {
-            Vector256<float> divisor = Vector256.Create(step), bottom = Vector256.Create(lowest), top = Vector256.Create(highest);
+            var grid = new Grid(step, lowest, highest);
             for (; i + 8 <= count; i += 8)
-                (Vector256.Min(Vector256.Max(Vector256.Round(Vector256.Load(x + i) / divisor), bottom), top) * divisor).Store(y + i);
+                (Levels(Vector256.Load(x + i), grid) * grid.Step).Store(y + i);
         }
         for (; i < count; i++)
             y[i] = Math.Clamp(MathF.Round(x[i] / step), lowest, highest) * step;
+    }
+
+    /// <summary>A per-tensor grid broadcast for <see cref="Levels"/>: its step, the step's reciprocal and its end points.</summary>
+    internal readonly struct Grid(float step, float lowest, float highest)
+    {
+        public readonly Vector256<float> Step = Vector256.Create(step), Reciprocal = Vector256.Create(1f / step);
+        public readonly Vector256<float> Bottom = Vector256.Create(lowest * step), Top = Vector256.Create(highest * step);
+    }
+
+    /// <summary>
+    /// clamp(round(x / step), lowest, highest) as floats, bit for bit what a division gives. x is clamped to
+    /// [lowest · step, highest · step] first (a division is monotonic, and those ends divide back to within an ulp of
+    /// lowest and highest, so the levels are unchanged and no quotient overflows), then divided by Markstein's sequence:
+    /// q = x · (1 / step), r = x - q · step (exact with a fused multiply-add), q + r · (1 / step) is the correctly rounded
+    /// quotient. Three multiplies run several times faster than a division, which was half the time of a quantizing pass.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> Levels(Vector256<float> x, in Grid grid)
+    {
+        x = Vector256.Min(Vector256.Max(x, grid.Bottom), grid.Top);
+        if (!Fma.IsSupported)
+            return Vector256.Round(x / grid.Step);
+        var estimate = x * grid.Reciprocal;
+        return Vector256.Round(Fma.MultiplyAdd(Fma.MultiplyAddNegated(estimate, grid.Step, x), grid.Reciprocal, estimate));
     }
 }

@@ -69,39 +69,37 @@ public static unsafe class Int8Gemm
     public static Int8Weights Pack(ReadOnlySpan<sbyte> b, int n, int k) => new(b, n, k);
 
     /// <summary>
-    /// c [rows, PaddedWidth(N)] (s32) = codes(x) · bᵀ, exact: x [rows, K] float put on the codes of its per-tensor
-    /// FakeQuantize (step, end codes 0..255 for u8 or -128..127 for s8; <see cref="Requantize.ToCodes"/>).
+    /// c [rows, PaddedWidth(N)] (s32) = codes(x) · bᵀ, exact: x [rows, K] is byte codes, or floats put on the codes of
+    /// its grid (<see cref="Int8Tensor.OnGrid"/>: the per-tensor FakeQuantize that reads it).
     /// </summary>
-    public static void Multiply(int* c, float* x, Int8Weights weights, long rows, float step, float lowest, float highest)
+    public static void Multiply(int* c, in Int8Tensor x, Int8Weights weights, long rows)
     {
-        var path = CheckedPath();
+        var (path, input) = (CheckedPath(), CheckedInput(x));
         int width = PaddedWidth(weights.N);
         CpuParallel.For(CpuParallel.ChunkCount(rows, RowsPerChunk), chunk =>
         {
             long start = (long)chunk * RowsPerChunk;
-            MultiplyChunk(path, c + start * width, x + start * weights.K, weights, (int)Math.Min(RowsPerChunk, rows - start), step, lowest, highest);
+            MultiplyChunk(path, c + start * width, input.At(start * weights.K), weights, (int)Math.Min(RowsPerChunk, rows - start));
         });
     }
 
     /// <summary>
     /// A pointwise convolution of a quantized graph in one pass over chunks of rows: y [rows, N] =
-    /// act(c · multiplier + bias) with c = codes(x) · bᵀ as <see cref="Multiply"/> computes it, and y optionally put
-    /// on the grid of the FakeQuantize that reads it (<see cref="Requantize.ToFloat"/>). A chunk's codes and s32 sums
-    /// live in this thread's scratch, in cache, instead of whole-tensor buffers that would cost trips to memory.
+    /// act(c · multiplier + bias) with c = codes(x) · bᵀ as <see cref="Multiply"/> computes it, y stored as
+    /// <see cref="Requantize.Store"/> stores it (floats, floats on a grid, or codes). A chunk's codes and s32 sums live in
+    /// this thread's scratch, in cache, instead of whole-tensor buffers that would cost trips to memory.
     /// </summary>
-    public static void Convolve(float* y, float* x, Int8Weights weights, float* multiplier, float* bias, long rows,
-        float step, float lowest, float highest, Activation activation, float gridStep = 0, float gridLowest = 0, float gridHighest = 0)
+    public static void Convolve(in Int8Tensor y, in Int8Tensor x, Int8Weights weights, float* multiplier, float* bias, long rows, Activation activation)
     {
-        var path = CheckedPath();
+        var (path, input, output) = (CheckedPath(), CheckedInput(x), y);
         int n = weights.N, width = PaddedWidth(n);
         CpuParallel.For(CpuParallel.ChunkCount(rows, RowsPerChunk), chunk =>
         {
             long start = (long)chunk * RowsPerChunk;
             int count = (int)Math.Min(RowsPerChunk, rows - start);
             int* sums = (int*)Scratch.Get(ScratchSlot.CallPartials, (long)RowsPerChunk * width);
-            MultiplyChunk(path, sums, x + start * weights.K, weights, count, step, lowest, highest);
-            // Called inside a chunk, ToFloat's own parallel loops run on this thread.
-            Requantize.ToFloat(y + start * n, sums, multiplier, bias, count, n, width, activation, gridStep, gridLowest, gridHighest);
+            MultiplyChunk(path, sums, input.At(start * weights.K), weights, count);
+            Requantize.StoreRows(output.At(start * n), sums, multiplier, bias, count, n, width, activation);
         });
     }
 
@@ -111,22 +109,39 @@ public static unsafe class Int8Gemm
         return IsSupported(path) ? path : throw new PlatformNotSupportedException($"Int8Gemm: this CPU cannot run the {path} path.");
     }
 
-    // One chunk of rows: its codes in this thread's scratch, in the path's form, then the path's GEMM into c.
-    static void MultiplyChunk(Int8Path path, int* c, float* x, Int8Weights weights, int rows, float step, float lowest, float highest)
+    static Int8Tensor CheckedInput(in Int8Tensor x) =>
+        x.Step > 0 && (x.IsCodes || (x.Lowest, x.Highest) is ((0, 255) or (-128, 127)))
+            ? x
+            : throw new ArgumentException($"Int8Gemm: an input needs the grid of a 256-level FakeQuantize on u8 or s8 codes, not step {x.Step} with levels {x.Lowest}..{x.Highest}.");
+
+    // One chunk of rows: its codes in the path's form (in this thread's scratch unless they are bytes the VNNI path
+    // reads where they are), then the path's GEMM into c.
+    static void MultiplyChunk(Int8Path path, int* c, in Int8Tensor x, Int8Weights weights, int rows)
     {
         int k = weights.K, width = PaddedWidth(weights.N);
         if (path == Int8Path.AvxVnni)
         {
-            // s8 codes shifted into u8; the shift comes back out through the column sums.
-            int shift = lowest < 0 ? 128 : 0, depth = QuadDepth(k);
-            byte* codes = (byte*)Scratch.Get(ScratchSlot.CallOperand, ((long)rows * depth + 3) / 4);
-            Requantize.ToByteCodes(codes, x, step, lowest, highest, shift, rows, k, depth);
-            RowsVnni(c, codes, weights.QuadsPointer, weights.ColumnSumsPointer, shift, rows, depth, width);
+            // s8 codes shifted into u8; the shift comes back out through the column sums. Codes in memory are read
+            // with their own row length: a row's last quad runs up to 3 bytes into the next row (or the slack after the
+            // tensor), which meet zero weights.
+            int depth = QuadDepth(k);
+            byte* codes = x.Codes;
+            int stride = k;
+            if (!x.IsCodes)
+            {
+                codes = (byte*)Scratch.Get(ScratchSlot.CallOperand, ((long)rows * depth + 3) / 4);
+                Requantize.ToByteCodes(codes, x.Values, x.Step, x.Lowest, x.Highest, x.Shift, rows, k, depth);
+                stride = depth;
+            }
+            RowsVnni(c, codes, stride, weights.QuadsPointer, weights.ColumnSumsPointer, x.Shift, rows, depth, width);
             return;
         }
         int pairDepth = PairDepth(k), panels = width / PanelWidth;
         short* wide = (short*)Scratch.Get(ScratchSlot.CallOperand, ((long)rows * pairDepth + 1) / 2);
-        Requantize.ToCodes(wide, x, step, lowest, highest, rows, k, pairDepth);
+        if (x.IsCodes)
+            Requantize.Widen(wide, x.Codes, x.Shift, rows, k, k, pairDepth);
+        else
+            Requantize.ToCodes(wide, x.Values, x.Step, x.Lowest, x.Highest, rows, k, pairDepth);
         switch (path)
         {
             case Int8Path.Avx512:
@@ -146,7 +161,7 @@ public static unsafe class Int8Gemm
     /// and one vpdpbusd per row and panel; the stores take shift · Σ_k b back out.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void RowsVnni(int* c, byte* a, sbyte* quads, int* columnSums, int shift, int rows, int depth, int width)
+    static void RowsVnni(int* c, byte* a, int stride, sbyte* quads, int* columnSums, int shift, int rows, int depth, int width)
     {
         int quadCount = depth / 4;
         for (int column = 0; column < width; column += 16)
@@ -156,7 +171,7 @@ public static unsafe class Int8Gemm
             int r = 0;
             for (; r + 4 <= rows; r += 4)
             {
-                int* a0 = (int*)(a + (long)r * depth), a1 = (int*)(a + (long)(r + 1) * depth), a2 = (int*)(a + (long)(r + 2) * depth), a3 = (int*)(a + (long)(r + 3) * depth);
+                int* a0 = (int*)(a + (long)r * stride), a1 = (int*)(a + (long)(r + 1) * stride), a2 = (int*)(a + (long)(r + 2) * stride), a3 = (int*)(a + (long)(r + 3) * stride);
                 Vector256<int> s0 = default, t0 = default, s1 = default, t1 = default, s2 = default, t2 = default, s3 = default, t3 = default;
                 for (int q = 0; q < quadCount; q++)
                 {
@@ -184,7 +199,7 @@ public static unsafe class Int8Gemm
             }
             for (; r < rows; r++)
             {
-                int* ar = (int*)(a + (long)r * depth);
+                int* ar = (int*)(a + (long)r * stride);
                 Vector256<int> s = default, t = default;
                 for (int q = 0; q < quadCount; q++)
                 {

@@ -5,8 +5,8 @@ namespace ActionKit.Kernels.Cpu;
 
 /// <summary>
 /// The two ends of an integer layer: float activations to the 8-bit codes its FakeQuantize puts them on, and its s32
-/// sums back to float with the per-channel scale (activation scale · weight scale), the bias and the activation
-/// fused (Swish in a second pass).
+/// sums out with the per-channel scale (activation scale · weight scale), the bias and the activation fused (Swish in
+/// a second pass over the chunk), as floats, floats on the next layer's grid, or that grid's codes.
 /// </summary>
 public static unsafe class Requantize
 {
@@ -35,6 +35,27 @@ public static unsafe class Requantize
         Quantize(codes, x, step, lowest, highest, shift, rows, k, depth);
     }
 
+    /// <summary>
+    /// wide [rows, depth] = codes - shift as 16-bit levels, zero from k to depth, for codes [rows, k] stored with
+    /// <paramref name="stride"/> bytes a row: byte codes made ready for the vpmaddwd paths.
+    /// </summary>
+    public static void Widen(short* wide, byte* codes, int shift, long rows, int k, int stride, int depth)
+    {
+        for (long r = 0; r < rows; r++)
+        {
+            byte* source = codes + r * stride;
+            short* target = wide + r * depth;
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated)
+                for (; i + 16 <= k; i += 16)
+                    (Vector256.WidenLower(Vector256.Create(Vector128.Load(source + i), Vector128<byte>.Zero)).AsInt16() - Vector256.Create((short)shift)).Store(target + i);
+            for (; i < k; i++)
+                target[i] = (short)(source[i] - shift);
+            for (; i < depth; i++)
+                target[i] = 0;
+        }
+    }
+
     // Both code forms, 16 values a step: the levels plus shift, narrowed to 16 bits, and to 8 for byte codes.
     static void Quantize<TCode>(TCode* codes, float* x, float step, float lowest, float highest, int shift, long rows, int k, int depth)
         where TCode : unmanaged, IBinaryInteger<TCode>
@@ -43,87 +64,117 @@ public static unsafe class Requantize
         TCode* rc = codes;
         CpuParallel.For(CpuParallel.ChunkCount(rows, RowsPerChunk), chunk =>
         {
-            long start = (long)chunk * RowsPerChunk, end = Math.Min(rows, start + RowsPerChunk);
-            var divisor = Vector256.Create(step);
-            Vector256<float> bottom = Vector256.Create(lowest), top = Vector256.Create(highest);
-            var offset = Vector256.Create(shift);
-            for (long r = start; r < end; r++)
-            {
-                float* source = rx + r * k;
-                TCode* target = rc + r * depth;
-                int i = 0;
-                if (Vector256.IsHardwareAccelerated)
-                    for (; i + 16 <= k; i += 16)
-                    {
-                        var first = Vector256.ConvertToInt32(Vector256.Min(Vector256.Max(Vector256.Round(Vector256.Load(source + i) / divisor), bottom), top)) + offset;
-                        var second = Vector256.ConvertToInt32(Vector256.Min(Vector256.Max(Vector256.Round(Vector256.Load(source + i + 8) / divisor), bottom), top)) + offset;
-                        var words = Vector256.Narrow(first, second);
-                        if (typeof(TCode) == typeof(byte))
-                            Vector128.Narrow(words.GetLower().AsUInt16(), words.GetUpper().AsUInt16()).Store((byte*)(target + i));
-                        else
-                            words.Store((short*)(target + i));
-                    }
-                // Rows as short as X3D's (24, 54 inputs) leave up to 15 values: 8 more in one vector before the loop.
-                if (Vector256.IsHardwareAccelerated && i + 8 <= k)
+            long start = (long)chunk * RowsPerChunk;
+            QuantizeRows(rc + start * depth, rx + start * k, step, lowest, highest, shift, Math.Min(rows - start, RowsPerChunk), k, depth);
+        });
+    }
+
+    static void QuantizeRows<TCode>(TCode* codes, float* x, float step, float lowest, float highest, int shift, long rows, int k, int depth)
+        where TCode : unmanaged, IBinaryInteger<TCode>
+    {
+        var grid = new FakeQuantize.Grid(step, lowest, highest);
+        var offset = Vector256.Create(shift);
+        for (long r = 0; r < rows; r++)
+        {
+            float* source = x + r * k;
+            TCode* target = codes + r * depth;
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated)
+                for (; i + 16 <= k; i += 16)
                 {
-                    var levels = Vector256.ConvertToInt32(Vector256.Min(Vector256.Max(Vector256.Round(Vector256.Load(source + i) / divisor), bottom), top)) + offset;
-                    var words = Vector128.Narrow(levels.GetLower(), levels.GetUpper());
+                    var first = Vector256.ConvertToInt32(FakeQuantize.Levels(Vector256.Load(source + i), grid)) + offset;
+                    var second = Vector256.ConvertToInt32(FakeQuantize.Levels(Vector256.Load(source + i + 8), grid)) + offset;
+                    var words = Vector256.Narrow(first, second);
                     if (typeof(TCode) == typeof(byte))
-                        *(ulong*)(target + i) = Vector128.Narrow(words.AsUInt16(), words.AsUInt16()).AsUInt64().ToScalar();
+                        Vector128.Narrow(words.GetLower().AsUInt16(), words.GetUpper().AsUInt16()).Store((byte*)(target + i));
                     else
                         words.Store((short*)(target + i));
-                    i += 8;
                 }
-                for (; i < k; i++)
-                    target[i] = TCode.CreateTruncating((int)Math.Clamp(MathF.Round(source[i] / step), lowest, highest) + shift);
-                for (; i < depth; i++)
-                    target[i] = TCode.Zero;
+            // Rows as short as X3D's (24, 54 inputs) leave up to 15 values: 8 more in one vector before the loop.
+            if (Vector256.IsHardwareAccelerated && i + 8 <= k)
+            {
+                var levels = Vector256.ConvertToInt32(FakeQuantize.Levels(Vector256.Load(source + i), grid)) + offset;
+                var words = Vector128.Narrow(levels.GetLower(), levels.GetUpper());
+                if (typeof(TCode) == typeof(byte))
+                    *(ulong*)(target + i) = Vector128.Narrow(words.AsUInt16(), words.AsUInt16()).AsUInt64().ToScalar();
+                else
+                    words.Store((short*)(target + i));
+                i += 8;
             }
-        });
+            for (; i < k; i++)
+                target[i] = TCode.CreateTruncating((int)Math.Clamp(MathF.Round(source[i] / step), lowest, highest) + shift);
+            for (; i < depth; i++)
+                target[i] = TCode.Zero;
+        }
     }
 
     /// <summary>
     /// y [rows, n] = act(c[r, o] · multiplier[o] + bias[o]) from the s32 sums c [rows, width] (width ≥ n, the GEMM's
-    /// padded row); bias may be null. With a <paramref name="gridStep"/> above 0, y is then put on the grid of the
-    /// per-tensor FakeQuantize that reads it (<see cref="FakeQuantize.OnGrid"/>), so that layer needs no pass of its own.
+    /// padded row); bias may be null. y takes them as floats, as floats on its grid (so the FakeQuantize that reads them
+    /// needs no pass of its own), or as that grid's codes, one chunk of rows at a time while the chunk is in cache.
     /// </summary>
-    public static void ToFloat(float* y, int* c, float* multiplier, float* bias, long rows, int n, int width, Activation activation,
-        float gridStep = 0, float lowest = 0, float highest = 0)
+    public static void Store(in Int8Tensor y, int* c, float* multiplier, float* bias, long rows, int n, int width, Activation activation)
     {
-        float* ry = y, rm = multiplier, rb = bias;
-        int* rc = c;
+        var target = y;
         CpuParallel.For(CpuParallel.ChunkCount(rows, RowsPerChunk), chunk =>
         {
-            long start = (long)chunk * RowsPerChunk, end = Math.Min(rows, start + RowsPerChunk);
-            for (long r = start; r < end; r++)
-            {
-                int* source = rc + r * width;
-                float* target = ry + r * n;
-                int o = 0;
-                if (Vector256.IsHardwareAccelerated)
-                    for (; o + 8 <= n; o += 8)
-                    {
-                        var value = Vector256.ConvertToSingle(Vector256.Load(source + o)) * Vector256.Load(rm + o);
-                        if (rb != null)
-                            value += Vector256.Load(rb + o);
-                        if (activation == Activation.Relu)
-                            value = Vector256.Max(value, Vector256<float>.Zero);
-                        value.Store(target + o);
-                    }
-                for (; o < n; o++)
-                {
-                    float value = source[o] * rm[o] + (rb != null ? rb[o] : 0f);
-                    target[o] = activation == Activation.Relu ? MathF.Max(value, 0f) : value;
-                }
-            }
-            if (gridStep > 0 && activation != Activation.Swish)
-                FakeQuantize.OnGrid(ry + start * n, ry + start * n, gridStep, lowest, highest, (int)((end - start) * n));
+            long start = (long)chunk * RowsPerChunk;
+            StoreRows(target.At(start * n), c + start * width, multiplier, bias, (int)Math.Min(RowsPerChunk, rows - start), n, width, activation);
         });
-        if (activation == Activation.Swish)
+    }
+
+    /// <summary><see cref="Store"/> on the calling thread, for a kernel that stores its sums as it makes them.</summary>
+    internal static void StoreRows(in Int8Tensor y, int* c, float* multiplier, float* bias, int rows, int n, int width, Activation activation)
+    {
+        for (int start = 0; start < rows; start += RowsPerChunk)
         {
-            Elementwise.Swish(y, y, rows * n);
-            if (gridStep > 0)
-                Elementwise.ForChunks(rows * n, (offset, length) => FakeQuantize.OnGrid(ry + offset, ry + offset, gridStep, lowest, highest, length));
+            int count = Math.Min(RowsPerChunk, rows - start);
+            var target = y.At((long)start * n);
+            float* values = Values(target, count * n);
+            Dequantize(values, c + (long)start * width, multiplier, bias, count, n, width, activation);
+            Finish(target, values, count * n);
         }
+    }
+
+    /// <summary>Where a chunk of at most 64 rows of n values for <paramref name="y"/> is computed as floats: y itself, or scratch for codes.</summary>
+    internal static float* Values(in Int8Tensor y, int count) =>
+        y.IsCodes ? Scratch.Get(ScratchSlot.Requantized, count) : y.Values;
+
+    /// <summary>Puts <paramref name="count"/> computed floats (from <see cref="Values"/>) into y: nothing for plain floats, the grid, or codes.</summary>
+    internal static void Finish(in Int8Tensor y, float* values, int count)
+    {
+        if (y.IsCodes)
+            QuantizeRows(y.Codes, values, y.Step, y.Lowest, y.Highest, y.Shift, 1, count, count);
+        else if (y.Step > 0)
+            FakeQuantize.OnGrid(values, values, y.Step, y.Lowest, y.Highest, count);
+    }
+
+    // values [rows, n] = act(c · multiplier + bias) for rows of one chunk.
+    static void Dequantize(float* values, int* c, float* multiplier, float* bias, int rows, int n, int width, Activation activation)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            int* source = c + (long)r * width;
+            float* target = values + (long)r * n;
+            int o = 0;
+            if (Vector256.IsHardwareAccelerated)
+                for (; o + 8 <= n; o += 8)
+                {
+                    var value = Vector256.ConvertToSingle(Vector256.Load(source + o)) * Vector256.Load(multiplier + o);
+                    if (bias != null)
+                        value += Vector256.Load(bias + o);
+                    if (activation == Activation.Relu)
+                        value = Vector256.Max(value, Vector256<float>.Zero);
+                    value.Store(target + o);
+                }
+            for (; o < n; o++)
+            {
+                float value = source[o] * multiplier[o] + (bias != null ? bias[o] : 0f);
+                target[o] = activation == Activation.Relu ? MathF.Max(value, 0f) : value;
+            }
+        }
+        // Inside a chunk, Swish's own parallel loop runs on this thread.
+        if (activation == Activation.Swish)
+            Elementwise.Swish(values, values, (long)rows * n);
     }
 }

@@ -10,6 +10,7 @@ internal enum ScratchSlot
     CallPartials,
     Chunk,
     ClipPartials,
+    Requantized,
 }
 
 /// <summary>

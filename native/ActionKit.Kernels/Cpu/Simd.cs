@@ -16,6 +16,9 @@ internal unsafe interface ISimd<TVector> where TVector : struct
     static abstract TVector Zero { get; }
     static abstract TVector Broadcast(float value);
     static abstract TVector Load(float* source);
+
+    /// <summary>Width bytes from source, zero-extended to floats (8-bit codes as the levels they stand for).</summary>
+    static abstract TVector LoadBytes(byte* source);
     static abstract void Store(float* destination, TVector value);
 
     /// <summary>The first <paramref name="count"/> (1 to Width) lanes from source, zeros after; reads only those lanes.</summary>
@@ -60,6 +63,7 @@ internal unsafe struct Simd512 : ISimd<Vector512<float>>
     public static Vector512<float> Zero => Vector512<float>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Broadcast(float value) => Vector512.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(float* source) => Vector512.Load(source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> LoadBytes(byte* source) => Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(source)));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* destination, Vector512<float> value) => value.Store(destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> LoadFirst(float* source, int count) => Avx512F.MaskLoad(source, Mask(count), Vector512<float>.Zero);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreFirst(float* destination, Vector512<float> value, int count) => Avx512F.MaskStore(destination, Mask(count), value);
@@ -91,6 +95,7 @@ internal unsafe struct Simd256 : ISimd<Vector256<float>>
     public static Vector256<float> Zero => Vector256<float>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Broadcast(float value) => Vector256.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* source) => Vector256.Load(source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> LoadBytes(byte* source) => Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(source));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* destination, Vector256<float> value) => value.Store(destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> LoadFirst(float* source, int count) => Avx.MaskLoad(source, Mask(count));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreFirst(float* destination, Vector256<float> value, int count) => Avx.MaskStore(destination, Mask(count), value);
@@ -122,6 +127,7 @@ internal unsafe struct Simd128 : ISimd<Vector128<float>>
     public static Vector128<float> Zero => Vector128<float>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Broadcast(float value) => Vector128.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Load(float* source) => Vector128.Load(source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> LoadBytes(byte* source) => Vector128.ConvertToSingle(Vector128.Create(source[0], source[1], source[2], (int)source[3]));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* destination, Vector128<float> value) => value.Store(destination);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -170,6 +176,7 @@ internal unsafe struct SimdScalar : ISimd<float>
     public static float Zero => 0f;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Broadcast(float value) => value;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Load(float* source) => *source;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float LoadBytes(byte* source) => *source;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* destination, float value) => *destination = value;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float ZeroFirst(float value, int count) => count > 0 ? 0f : value;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float LoadFirst(float* source, int count) => *source;

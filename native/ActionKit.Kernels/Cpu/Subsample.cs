@@ -6,8 +6,8 @@ namespace ActionKit.Kernels.Cpu;
 /// </summary>
 public static unsafe class Subsample
 {
-    /// <summary>y[n, d, i, j, :] = x[n, d, i·s, j·s, :].</summary>
-    public static void Forward(float* y, float* x, int batch, int depth, int height, int width, int channels, int stride) =>
+    /// <summary>y[n, d, i, j, :] = x[n, d, i·s, j·s, :] (floats, or the byte codes of a quantized activation).</summary>
+    public static void Forward<T>(T* y, T* x, int batch, int depth, int height, int width, int channels, int stride) where T : unmanaged =>
         Copy(y, x, batch, depth, height, width, channels, stride, toInput: false);
 
     /// <summary>dx = dy scattered back at the sampled positions, zero elsewhere (overwritten).</summary>
@@ -17,7 +17,7 @@ public static unsafe class Subsample
         Copy(dy, dx, batch, depth, height, width, channels, stride, toInput: true);
     }
 
-    static void Copy(float* sampled, float* full, int batch, int depth, int height, int width, int channels, int stride, bool toInput)
+    static void Copy<T>(T* sampled, T* full, int batch, int depth, int height, int width, int channels, int stride, bool toInput) where T : unmanaged
     {
         int outHeight = (height + stride - 1) / stride, outWidth = (width + stride - 1) / stride;
         CpuParallel.For(batch * depth, plane =>
@@ -25,8 +25,8 @@ public static unsafe class Subsample
             for (int i = 0; i < outHeight; i++)
                 for (int j = 0; j < outWidth; j++)
                 {
-                    var small = new Span<float>(sampled + (((long)plane * outHeight + i) * outWidth + j) * channels, channels);
-                    var large = new Span<float>(full + (((long)plane * height + i * stride) * width + j * stride) * channels, channels);
+                    var small = new Span<T>(sampled + (((long)plane * outHeight + i) * outWidth + j) * channels, channels);
+                    var large = new Span<T>(full + (((long)plane * height + i * stride) * width + j * stride) * channels, channels);
                     if (toInput)
                         small.CopyTo(large);
                     else

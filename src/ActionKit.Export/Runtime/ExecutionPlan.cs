@@ -130,9 +130,10 @@ sealed unsafe class ExecutionPlan
         {
             var step = steps[i];
             var shape = Shape(step.Output);
+            long length = step.StoresCodes ? Int8ConvStep.CodeFloats(Count(shape)) : Count(shape);
             slots[step.Output] = step.AliasOf is { } source
                 ? slots[source] with { Shape = shape }
-                : new Slot(Place(step.Output, Count(shape)), Count(shape), shape);
+                : new Slot(Place(step.Output, length), length, shape);
             long scratchLength = step.ScratchLength(this);
             if (scratchLength > 0)
                 scratch[step] = new Slot(Place(step.Output + "#scratch", scratchLength), scratchLength, [(int)scratchLength]);

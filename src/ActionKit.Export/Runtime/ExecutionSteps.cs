@@ -18,6 +18,12 @@ abstract class ExecutionStep(string name, string output)
     /// <summary>The value whose floats the output reuses unchanged (a Reshape that keeps the channels-last data), if any.</summary>
     public virtual string? AliasOf => null;
 
+    /// <summary>Whether the output lies on an 8-bit grid, so that the step can store it as codes.</summary>
+    public virtual bool CanStoreCodes => false;
+
+    /// <summary>Whether the output is stored as 8-bit codes (bytes) rather than floats; <see cref="StepCompiler"/> sets it.</summary>
+    public bool StoresCodes { get; set; }
+
     /// <summary>Floats of working memory the step needs while it runs.</summary>
     public virtual long ScratchLength(ExecutionPlan plan) => 0;
 
@@ -31,7 +37,7 @@ abstract class ExecutionStep(string name, string output)
 static class StepCompiler
 {
     /// <summary>
-    /// The steps of <paramref name="graph"/>: one per node, or fused; with <paramref name="integer"/>, quantized pointwise
+    /// The steps of <paramref name="graph"/>: one per node, or fused; with <paramref name="integer"/>, quantized pointwise and depthwise
     /// convolutions as <see cref="Int8ConvStep"/>s, and <paramref name="notices"/> says which quantized ones stay float and why.
     /// </summary>
     public static IReadOnlyList<ExecutionStep> Compile(ModelGraph graph, ExecutionContext context, bool fuse, bool integer, List<string> notices)
@@ -53,6 +59,18 @@ static class StepCompiler
                 return (unary.Function == UnaryOp.Relu ? Activation.Relu : Activation.Swish, unary.Output);
             }
             return (Activation.None, value);
+        }
+
+        // A per-channel product whose full-size side is a per-tensor FakeQuantize's output that only it reads (the
+        // squeeze-excitation gate of a quantized graph): that FakeQuantize, the product and what follows go in one pass.
+        (FakeQuantizeNode Input, string Scale)? QuantizedGate(MulNode mul)
+        {
+            var (full, scale) = context.Shapes[mul.A].SequenceEqual(context.Shapes[mul.B]) ? (null, null)
+                : context.Shapes[mul.A].Skip(2).All(d => d == 1) ? (mul.B, mul.A) : (mul.A, mul.B);
+            return full is not null && quantizers.TryGetValue(full, out var quantizer) && quantizer.Levels == 256 && OnlyReader(full) == mul
+                && !context.IsConstant(quantizer.Input) && QuantizerGrid.Of(context, quantizer).Step > 0 && context.Shapes[scale!].Skip(2).All(d => d == 1)
+                ? (quantizer, scale!)
+                : null;
         }
 
         var steps = new List<ExecutionStep>();
@@ -104,6 +122,18 @@ static class StepCompiler
                         steps.Add(new BinaryStep(add.Name, add.A, add.B, multiply: false, activation, output));
                         break;
                     }
+                case MulNode mul when integer && QuantizedGate(mul) is { } gate:
+                    {
+                        var (activation, output) = Activated(mul.Output, swish: true);
+                        var outputGrid = OnlyReader(output) is FakeQuantizeNode quantizer ? QuantizerGrid.Of(context, quantizer) : default;
+                        if (outputGrid.Step > 0)
+                        {
+                            absorbed.Add(OnlyReader(output)!);
+                            output = OnlyReader(output)!.Output;
+                        }
+                        steps.Add(new QuantizedScaleStep(mul.Name, gate.Input.Input, QuantizerGrid.Of(context, gate.Input), gate.Scale, activation, outputGrid, output));
+                        break;
+                    }
                 case MulNode mul:
                     {
                         // Only a per-channel product has its activation fused (ChannelScale); a full one is TensorPrimitives.
@@ -125,7 +155,7 @@ static class StepCompiler
                     steps.Add(new LinearStep(linear));
                     break;
                 case FakeQuantizeNode quantize:
-                    steps.Add(new FakeQuantizeStep(quantize));
+                    steps.Add(new FakeQuantizeStep(quantize, quantize.Levels == 256 ? QuantizerGrid.Of(context, quantize) : default));
                     break;
                 default:
                     throw new NotSupportedException($"Graph '{graph.Name}', node '{node.Name}' ({node.Op}): the executor has no {node.Op}");
@@ -133,7 +163,27 @@ static class StepCompiler
         }
         // An activation FakeQuantize that only integer steps read (they quantize its input themselves) has nothing to do.
         var read = steps.SelectMany(step => step.Inputs).Append(graph.Output).ToHashSet();
-        return [.. steps.Where(step => step is not FakeQuantizeStep || read.Contains(step.Output))];
+        steps.RemoveAll(step => step is FakeQuantizeStep && !read.Contains(step.Output));
+        if (integer)
+            StoreCodes(steps, graph.Output);
+        return steps;
+    }
+
+    /// <summary>
+    /// A value on an 8-bit grid that only integer convolutions read travels as codes: its step stores bytes and its
+    /// readers take them as they are, with no float written, read back and quantized again in between.
+    /// </summary>
+    static void StoreCodes(List<ExecutionStep> steps, string graphOutput)
+    {
+        foreach (var producer in steps.Where(step => step.CanStoreCodes && step.Output != graphOutput))
+        {
+            var readers = steps.Where(step => step.Inputs.Contains(producer.Output)).ToList();
+            if (readers.Count == 0 || !readers.All(reader => reader is Int8ConvStep conv && conv.Input == producer.Output))
+                continue;
+            producer.StoresCodes = true;
+            foreach (var reader in readers.Cast<Int8ConvStep>())
+                reader.ReadsCodes = true;
+        }
     }
 
     /// <summary>
@@ -152,9 +202,12 @@ sealed unsafe class ConvStep(ConvNode node, Activation activation, string output
 {
     public override IReadOnlyList<string> Inputs => node.Inputs;
 
-    ConvGeometry Geometry(ExecutionPlan plan)
+    ConvGeometry Geometry(ExecutionPlan plan) => Geometry(node, plan, node.Input);
+
+    /// <summary>The geometry of <paramref name="node"/> on the value <paramref name="input"/> (its input, or what stands for it).</summary>
+    public static ConvGeometry Geometry(ConvNode node, ExecutionPlan plan, string input)
     {
-        var x = plan.Shape(node.Input);
+        var x = plan.Shape(input);
         var w = plan.Shape(node.Weight);
         if (x.Length != 5 || w.Length != 5)
             throw new ArgumentException($"needs a 5-D input and weight, got {ShapeInference.Format(x)} and {ShapeInference.Format(w)}");
@@ -331,16 +384,27 @@ sealed unsafe class LinearStep(LinearNode node) : ExecutionStep(node.Name, node.
     }
 }
 
-/// <summary>An activation's FakeQuantize: ranges per tensor ([1]) or per channel ([1, C, 1, ...]).</summary>
-sealed unsafe class FakeQuantizeStep(FakeQuantizeNode node) : ExecutionStep(node.Name, node.Output)
+/// <summary>
+/// An activation's FakeQuantize: ranges per tensor ([1]) or per channel ([1, C, 1, ...]); a per-tensor one on 8-bit
+/// codes stores the codes when only integer steps read it (<see cref="StepCompiler"/> decides).
+/// </summary>
+sealed unsafe class FakeQuantizeStep(FakeQuantizeNode node, QuantizerGrid grid) : ExecutionStep(node.Name, node.Output)
 {
     public override IReadOnlyList<string> Inputs => node.Inputs;
 
-    public override string Kind(ExecutionPlan plan) => "fake quantize";
+    public override string Kind(ExecutionPlan plan) => StoresCodes ? "quantize to codes" : "fake quantize";
+
+    public override bool CanStoreCodes => grid.HasCodes;
 
     public override void Run(ExecutionPlan plan)
     {
         var x = plan.Slot(node.Input);
+        if (StoresCodes)
+        {
+            byte* codes = (byte*)plan.Pointer(Output);
+            Requantize.ToByteCodes(codes, plan.Pointer(x), grid.Step, grid.Lowest, grid.Highest, grid.AsCodes(codes).Shift, x.Length / x.Channels, x.Channels, x.Channels);
+            return;
+        }
         int ranges = plan.Context.Data(node.Low).Length;
         if (ranges != plan.Context.Data(node.High).Length)
             throw new ArgumentException($"input_low has {ranges} values but input_high {plan.Context.Data(node.High).Length}");

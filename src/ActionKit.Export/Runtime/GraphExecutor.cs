@@ -11,8 +11,10 @@ namespace ActionKit.Export.Runtime;
 /// scale and shift; each batch size gets a plan, made once, that places every value in one arena by its lifetime.
 /// Values are kept channels-last, as the kernels want them; the input and the output are in the graph's N C ...
 /// order, or the input channels-last as the loader gives it (<see cref="RunChannelsLast"/>). FakeQuantize on a
-/// constant (a quantized weight) is folded once, when the executor is built. In a quantized graph the pointwise
-/// convolutions run in integers (<see cref="Int8ConvStep"/>) unless the caller observes values. Not thread-safe: one Run at a time.
+/// constant (a quantized weight) is folded once, when the executor is built. In a quantized graph the pointwise and
+/// depthwise convolutions run in integers (<see cref="Int8ConvStep"/>), the squeeze-excitation gate with both its
+/// FakeQuantizes in one pass, and values that only integer layers read travel as 8-bit codes, unless the caller
+/// observes values. Not thread-safe: one Run at a time.
 /// </summary>
 public sealed class GraphExecutor
 {
@@ -23,7 +25,7 @@ public sealed class GraphExecutor
     readonly Dictionary<(int Batch, bool Observed, bool ChannelsLast), ExecutionPlan> plans = [];
 
     /// <summary>
-    /// Compiles <paramref name="graph"/>; with <paramref name="integer"/>, the quantized pointwise convolutions of a
+    /// Compiles <paramref name="graph"/>; with <paramref name="integer"/>, the quantized pointwise and depthwise convolutions of a
     /// quantized graph run in integers (<see cref="IntegerLayers"/>), and those that cannot are named in <see cref="Notice"/>.
     /// </summary>
     public GraphExecutor(ModelGraph graph, bool integer = true)
@@ -34,12 +36,16 @@ public sealed class GraphExecutor
         unfused = StepCompiler.Compile(graph, context, fuse: false, integer: false, notices);
         fused = StepCompiler.Compile(graph, context, fuse: true, integer, notices);
         IntegerLayers = fused.Count(step => step is Int8ConvStep);
+        CodeValues = fused.Count(step => step.StoresCodes);
         if (notices.Count > 0)
             Notice = $"Graph '{graph.Name}': {notices.Count} quantized layer(s) run in float arithmetic on the FakeQuantize grid, not in integers; {notices[0]}.";
     }
 
     /// <summary>How many layers run in integers.</summary>
     public int IntegerLayers { get; }
+
+    /// <summary>How many values travel between integer layers as 8-bit codes rather than floats.</summary>
+    public int CodeValues { get; }
 
     /// <summary>One line naming the quantized layers the integer path cannot run (they run in float), or null.</summary>
     public string? Notice { get; }

@@ -5,44 +5,72 @@ using ActionKit.Kernels.Cpu;
 
 namespace ActionKit.Export.Runtime;
 
+/// <summary>The grid of a per-tensor FakeQuantize as it computes it, and whether it has 8-bit codes.</summary>
+unsafe readonly record struct QuantizerGrid(float Step, float Lowest, float Highest)
+{
+    /// <summary>
+    /// Step (high - low) / (levels - 1), end levels round(low / step) and round(high / step); step 0 for ranges per
+    /// channel or of no width.
+    /// </summary>
+    public static QuantizerGrid Of(ExecutionContext context, FakeQuantizeNode quantizer)
+    {
+        float[] low = context.Data(quantizer.Low), high = context.Data(quantizer.High);
+        float step = low.Length == 1 && high.Length == 1 ? (high[0] - low[0]) / (quantizer.Levels - 1) : 0;
+        return step > 0 ? new(step, MathF.Round(low[0] / step), MathF.Round(high[0] / step)) : default;
+    }
+
+    /// <summary>Levels 0..255 (u8) or -128..127 (s8): what an integer kernel reads and a byte holds.</summary>
+    public bool HasCodes => Step > 0 && (Lowest, Highest) is ((0, 255) or (-128, 127));
+
+    public Int8Tensor OnGrid(float* values) => Int8Tensor.OnGrid(values, Step, Lowest, Highest);
+
+    public Int8Tensor AsCodes(byte* codes) => Int8Tensor.AsCodes(codes, Step, Lowest, Highest);
+}
+
 /// <summary>
-/// A pointwise convolution of a quantized graph in integers: its input's FakeQuantize (levels 256, one range, on
-/// u8 or s8 codes) applied as codes, the int8 weights, an exact s32 GEMM, then one pass back to float with the scales, the
-/// bias and the activation. It reads the value before the input's FakeQuantize and gives what the FakeQuantize
-/// executor gives up to float rounding (the s32 sums are exact where float sums round).
+/// A pointwise or depthwise convolution of a quantized graph in integers: its input's FakeQuantize (levels 256, one
+/// range, on u8 or s8 codes) applied as codes, the int8 weights, exact integer sums (s32 GEMM for pointwise,
+/// <see cref="Int8DepthwiseConv"/> for depthwise), then one pass out with the scales, the bias and the activation.
+/// It gives what the FakeQuantize executor gives up to float rounding (the integer sums are exact where float sums
+/// round). Its input is the value before the input's FakeQuantize, that FakeQuantize's output, or its codes when the
+/// step that makes them stores codes; its output is floats, floats on the grid of the FakeQuantize that alone reads
+/// it, or that grid's codes when only integer steps read them (<see cref="StepCompiler"/> decides).
 /// </summary>
 sealed unsafe class Int8ConvStep : ExecutionStep
 {
     readonly ConvNode node;
-    readonly string input;
-    readonly float step;
-    readonly (float Lowest, float Highest) codes;
-    readonly int inputs, outputs;
-    readonly Int8Weights packed;
+    readonly QuantizerGrid inputGrid, outputGrid;
+    readonly int outputs;
+    readonly Int8Weights? pointwise;
+    readonly float[]? depthwise;
     readonly float[] multiplier;
     readonly Activation activation;
-    readonly (float Step, float Lowest, float Highest) grid;
 
-    Int8ConvStep(ConvNode node, string input, float step, (float, float) codes, Int8Weight weight, Activation activation,
-        (float, float, float) grid, string output) : base(node.Name, output)
+    Int8ConvStep(ConvNode node, string input, QuantizerGrid inputGrid, Int8Weight weight, bool isDepthwise, Activation activation,
+        QuantizerGrid outputGrid, string output) : base(node.Name, output)
     {
-        this.codes = codes;
-        this.grid = grid;
         this.node = node;
-        this.input = input;
-        this.step = step;
+        Input = input;
+        this.inputGrid = inputGrid;
+        this.outputGrid = outputGrid;
         this.activation = activation;
-        (outputs, inputs) = (weight.Weight.Shape[0], weight.Weight.Shape[1]);
-        packed = Int8Gemm.Pack(weight.Values, outputs, inputs);
+        var shape = weight.Weight.Shape;
+        outputs = shape[0];
+        int perChannel = shape.Skip(1).Aggregate(1, (a, b) => a * b);
+        if (isDepthwise)
+            depthwise = Int8DepthwiseConv.Pack(weight.Values, outputs, perChannel);
+        else
+            pointwise = Int8Gemm.Pack(weight.Values, outputs, perChannel);
         multiplier = GC.AllocateArray<float>(outputs, pinned: true);
         for (int o = 0; o < outputs; o++)
-            multiplier[o] = step * weight.Scales[weight.PerChannel ? o : 0];
+            multiplier[o] = inputGrid.Step * weight.Scales[weight.PerChannel ? o : 0];
     }
 
     /// <summary>
     /// The integer form of <paramref name="conv"/>, or null with the reason when it has none: a pointwise convolution
-    /// (1x1x1, no padding, equal height and width strides) whose input has a 256-level per-tensor FakeQuantize
-    /// from 0 or signed symmetric (u8 or s8 codes) and whose weight a symmetric 255-level one.
+    /// (1x1x1, no padding, equal height and width strides) or a depthwise one (one input channel per group, up to
+    /// <see cref="Int8DepthwiseConv.MaxTaps"/> taps) whose input has a 256-level per-tensor FakeQuantize from 0 or
+    /// signed symmetric (u8 or s8 codes) and whose weight a symmetric 255-level one.
     /// </summary>
     /// <remarks>
     /// <paramref name="input"/> is the value the codes are made from: the input FakeQuantize's input, or its output where
@@ -59,60 +87,119 @@ sealed unsafe class Int8ConvStep : ExecutionStep
         if (weight is null)
             return null;
         var shape = weight.Weight.Shape;
-        if (conv.Groups != 1 || shape.Length != 5 || shape[2] * shape[3] * shape[4] != 1 || conv.Pads.Any(pad => pad != 0)
-            || conv.Strides[0] != 1 || conv.Strides[1] != conv.Strides[2])
+        if (shape.Length != 5)
             return null;
-        var (step, lowest, highest) = Grid(context, inputQuantizer);
-        if (inputQuantizer.Levels != 256 || (lowest, highest) is not ((0, 255) or (-128, 127)))
+        int taps = shape[2] * shape[3] * shape[4];
+        bool isPointwise = conv.Groups == 1 && taps == 1 && conv.Pads.All(pad => pad == 0) && conv.Strides[0] == 1 && conv.Strides[1] == conv.Strides[2];
+        bool isDepthwise = conv.Groups == shape[0] && shape[1] == 1 && taps <= Int8DepthwiseConv.MaxTaps;
+        if (!isPointwise && !isDepthwise)
+            return null;
+        var grid = QuantizerGrid.Of(context, inputQuantizer);
+        if (inputQuantizer.Levels != 256 || !grid.HasCodes)
         {
             why = $"its input's FakeQuantize '{inputQuantizer.Name}' (levels {inputQuantizer.Levels}, {context.Data(inputQuantizer.Low).Length} range(s)) does not put it on u8 or s8 codes";
             return null;
         }
-        var outputGrid = outputQuantizer is null ? default : Grid(context, outputQuantizer);
+        var outputGrid = outputQuantizer is null ? default : QuantizerGrid.Of(context, outputQuantizer);
         return outputGrid.Step > 0
-            ? new Int8ConvStep(conv, input(inputQuantizer), step, (lowest, highest), weight, activation, outputGrid, outputQuantizer!.Output)
-            : new Int8ConvStep(conv, input(inputQuantizer), step, (lowest, highest), weight, activation, default, output);
+            ? new Int8ConvStep(conv, input(inputQuantizer), grid, weight, isDepthwise, activation, outputGrid, outputQuantizer!.Output)
+            : new Int8ConvStep(conv, input(inputQuantizer), grid, weight, isDepthwise, activation, default, output);
     }
 
-    /// <summary>
-    /// A per-tensor FakeQuantize's grid as it computes it: step (high - low) / (levels - 1), end codes round(low / step)
-    /// and round(high / step); step 0 for ranges per channel or of no width.
-    /// </summary>
-    static (float Step, float Lowest, float Highest) Grid(ExecutionContext context, FakeQuantizeNode quantizer)
+    /// <summary>The value it reads (see <see cref="TryCreate"/>).</summary>
+    public string Input { get; }
+
+    public override bool CanStoreCodes => outputGrid.HasCodes;
+
+    /// <summary>Whether its input arrives as codes (set once the step that makes them stores codes).</summary>
+    public bool ReadsCodes { get; set; }
+
+    public override IReadOnlyList<string> Inputs => node.Bias is null ? [Input] : [Input, node.Bias];
+
+    public override string Kind(ExecutionPlan plan) => depthwise is null ? "int8 pointwise conv" : "int8 depthwise conv";
+
+    // Scratch in floats: the subsampled input of a strided pointwise convolution, or the codes of a depthwise one's
+    // input when they do not arrive as codes.
+    public override long ScratchLength(ExecutionPlan plan)
     {
-        float[] low = context.Data(quantizer.Low), high = context.Data(quantizer.High);
-        float step = low.Length == 1 && high.Length == 1 ? (high[0] - low[0]) / (quantizer.Levels - 1) : 0;
-        return step > 0 ? (step, MathF.Round(low[0] / step), MathF.Round(high[0] / step)) : default;
+        if (depthwise is not null)
+            return ReadsCodes ? 0 : CodeFloats(plan.Slot(Input).Length);
+        return Stride == 1 ? 0 : PointwiseRows(plan) * plan.Shape(Input)[1] / (ReadsCodes ? 4 : 1) + 1;
     }
 
-    public override IReadOnlyList<string> Inputs => node.Bias is null ? [input] : [input, node.Bias];
-
-    public override string Kind(ExecutionPlan plan) => "int8 pointwise conv";
+    /// <summary>Floats that hold <paramref name="count"/> byte codes, with room for a quad read past the last one.</summary>
+    public static long CodeFloats(long count) => count / 4 + 2;
 
     int Stride => node.Strides[1];
 
-    long Rows(ExecutionPlan plan)
+    long PointwiseRows(ExecutionPlan plan)
     {
-        var x = plan.Shape(input);
+        var x = plan.Shape(Input);
         return (long)x[0] * x[2] * ((x[3] - 1) / Stride + 1) * ((x[4] - 1) / Stride + 1);
     }
 
-    // Scratch in floats: the subsampled input (strided convolutions only).
-    public override long ScratchLength(ExecutionPlan plan) => Stride == 1 ? 0 : Rows(plan) * inputs;
+    public override void Run(ExecutionPlan plan)
+    {
+        var x = plan.Slot(Input);
+        if (x.Shape.Length != 5 || (depthwise is null ? x.Channels != pointwise!.K : x.Channels != outputs))
+            throw new ArgumentException($"input {ShapeInference.Format(x.Shape)} does not have the weight's channels");
+        float* source = plan.Pointer(x);
+        float* output = plan.Pointer(Output);
+        var y = StoresCodes ? outputGrid.AsCodes((byte*)output) : outputGrid.Step > 0 ? outputGrid.OnGrid(output) : Int8Tensor.Floats(output);
+        float* bias = node.Bias is null ? null : plan.Pointer(node.Bias);
+        fixed (float* scale = multiplier)
+        {
+            if (depthwise is not null)
+            {
+                byte* codes = (byte*)source;
+                if (!ReadsCodes)
+                {
+                    codes = (byte*)plan.Scratch(this);
+                    Requantize.ToByteCodes(codes, source, inputGrid.Step, inputGrid.Lowest, inputGrid.Highest, inputGrid.AsCodes(codes).Shift,
+                        x.Length / x.Channels, x.Channels, x.Channels);
+                }
+                Int8DepthwiseConv.Convolve(y, inputGrid.AsCodes(codes), depthwise, scale, bias, ConvStep.Geometry(node, plan, Input), activation);
+                return;
+            }
+            if (Stride != 1)
+            {
+                float* sampled = plan.Scratch(this);
+                if (ReadsCodes)
+                    Subsample.Forward((byte*)sampled, (byte*)source, x.Shape[0], x.Shape[2], x.Shape[3], x.Shape[4], x.Channels, Stride);
+                else
+                    Subsample.Forward(sampled, source, x.Shape[0], x.Shape[2], x.Shape[3], x.Shape[4], x.Channels, Stride);
+                source = sampled;
+            }
+            var input = ReadsCodes ? inputGrid.AsCodes((byte*)source) : inputGrid.OnGrid(source);
+            Int8Gemm.Convolve(y, input, pointwise!, scale, bias, PointwiseRows(plan), activation);
+        }
+    }
+}
+
+/// <summary>
+/// Squeeze-excitation's gate in a quantized graph: y = act(FakeQuantize(x) · gate), x read before its FakeQuantize
+/// and the output's FakeQuantize applied in the same pass (<see cref="ChannelScale.ForwardQuantized"/>), so that the
+/// output goes out as floats on that grid or as its codes. The gate is per clip and channel, or per channel.
+/// </summary>
+sealed unsafe class QuantizedScaleStep(string name, string input, QuantizerGrid inputGrid, string gate, Activation activation,
+    QuantizerGrid outputGrid, string output) : ExecutionStep(name, output)
+{
+    public override IReadOnlyList<string> Inputs => [input, gate];
+
+    public override string Kind(ExecutionPlan plan) => "quantized gate";
+
+    public override bool CanStoreCodes => outputGrid.HasCodes;
 
     public override void Run(ExecutionPlan plan)
     {
-        var x = plan.Slot(input);
-        if (x.Shape.Length != 5 || x.Channels != inputs)
-            throw new ArgumentException($"input {ShapeInference.Format(x.Shape)} does not have the weight's {inputs} channels");
-        float* source = plan.Pointer(x);
-        if (Stride != 1)
-        {
-            Subsample.Forward(plan.Scratch(this), source, x.Shape[0], x.Shape[2], x.Shape[3], x.Shape[4], inputs, Stride);
-            source = plan.Scratch(this);
-        }
-        fixed (float* scale = multiplier)
-            Int8Gemm.Convolve(plan.Pointer(Output), source, packed, scale, node.Bias is null ? null : plan.Pointer(node.Bias), Rows(plan),
-                step, codes.Lowest, codes.Highest, activation, grid.Step, grid.Lowest, grid.Highest);
+        Slot x = plan.Slot(input), g = plan.Slot(gate);
+        if (g.Shape.Length != x.Shape.Length || g.Channels != x.Channels || (g.Shape[0] != 1 && g.Shape[0] != x.Shape[0]))
+            throw new ArgumentException($"multiplying {ShapeInference.Format(g.Shape)} onto {ShapeInference.Format(x.Shape)}");
+        float* y = plan.Pointer(Output);
+        var target = StoresCodes ? outputGrid.AsCodes((byte*)y) : outputGrid.Step > 0 ? outputGrid.OnGrid(y) : Int8Tensor.Floats(y);
+        // A gate shared by all clips scales one "clip" of N·S positions.
+        bool shared = g.Shape[0] == 1;
+        ChannelScale.ForwardQuantized(target, inputGrid.OnGrid(plan.Pointer(x)), plan.Pointer(g), shared ? 1 : x.Shape[0],
+            shared ? x.Shape[0] * x.Positions : x.Positions, x.Channels, activation);
     }
 }

@@ -1,0 +1,115 @@
+using ActionKit.Kernels.Cpu;
+
+namespace ActionKit.Kernels.Tests;
+
+public unsafe class Int8DepthwiseConvTests
+{
+    /// <summary>The plain-loop integer reference: sums[n, z, y, x, c] = Σ_taps level · w over the taps inside the input.</summary>
+    static int[] Reference(int[] levels, sbyte[] weights, ConvGeometry g)
+    {
+        var sums = new int[g.OutputLength];
+        int c = g.InChannels;
+        for (int n = 0; n < g.Batch; n++)
+            for (int z = 0; z < g.OutDepth; z++)
+                for (int y = 0; y < g.OutHeight; y++)
+                    for (int x = 0; x < g.OutWidth; x++)
+                        for (int channel = 0; channel < c; channel++)
+                        {
+                            int sum = 0;
+                            for (int kz = 0; kz < g.KernelDepth; kz++)
+                                for (int ky = 0; ky < g.KernelHeight; ky++)
+                                    for (int kx = 0; kx < g.KernelWidth; kx++)
+                                    {
+                                        int iz = z * g.StrideDepth - g.PadDepth + kz, iy = y * g.StrideHeight - g.PadHeight + ky, ix = x * g.StrideWidth - g.PadWidth + kx;
+                                        if (iz < 0 || iz >= g.InDepth || iy < 0 || iy >= g.InHeight || ix < 0 || ix >= g.InWidth)
+                                            continue;
+                                        int tap = (kz * g.KernelHeight + ky) * g.KernelWidth + kx;
+                                        sum += levels[((((long)n * g.InDepth + iz) * g.InHeight + iy) * g.InWidth + ix) * c + channel] * weights[channel * g.KernelVolume + tap];
+                                    }
+                            sums[((((long)n * g.OutDepth + z) * g.OutHeight + y) * g.OutWidth + x) * c + channel] = sum;
+                        }
+        return sums;
+    }
+
+    /// <summary>The kernel's sums: unit multiplier, no bias, float output, so each output is its integer sum.</summary>
+    static float[] Run(int[] levels, sbyte[] weights, ConvGeometry g, bool signed)
+    {
+        var codes = levels.Select(level => (byte)(level + (signed ? 128 : 0))).Append((byte)0).ToArray();
+        var packed = Int8DepthwiseConv.Pack(weights, g.InChannels, g.KernelVolume);
+        var output = Enumerable.Repeat(float.NaN, (int)g.OutputLength).ToArray();
+        var multiplier = Enumerable.Repeat(1f, g.InChannels).ToArray();
+        fixed (byte* pc = codes)
+        fixed (float* py = output, pm = multiplier)
+            Int8DepthwiseConv.Convolve(Int8Tensor.Floats(py), Int8Tensor.AsCodes(pc, 1f, signed ? -128 : 0, signed ? 127 : 255), packed, pm, null, g, Activation.None);
+        return output;
+    }
+
+    /// <summary>The float kernel's geometries, and rows wide enough for eight positions at a time (with and without padding, one wide enough for two blocks and a tail).</summary>
+    public static TheoryData<ConvGeometry> Geometries
+    {
+        get
+        {
+            var geometries = new TheoryData<ConvGeometry>
+            {
+                new ConvGeometry(1, 3, 4, 21, 54, 54, 3, 3, 3, PadDepth: 1, PadHeight: 1, PadWidth: 1),
+                new ConvGeometry(2, 3, 3, 12, 16, 16, 3, 3, 3),
+                new ConvGeometry(1, 2, 2, 30, 9, 9, 1, 3, 3, PadHeight: 1, PadWidth: 1),
+            };
+            foreach (var row in DepthwiseConv3dTests.Geometries)
+                geometries.Add(row);
+            return geometries;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Geometries))]
+    public void SumsEqualThePlainIntegerLoopsExactlyAtEveryWidth(ConvGeometry g)
+    {
+        foreach (bool signed in new[] { false, true })
+        {
+            var random = new Random(g.GetHashCode() + (signed ? 1 : 0));
+            // The extremes of both operands in every position of the first clip, random levels after it.
+            var levels = Enumerable.Range(0, (int)g.InputLength).Select(i => i < g.InputLength / g.Batch
+                ? (signed ? (i % 2 == 0 ? -128 : 127) : 255) : signed ? random.Next(-128, 128) : random.Next(256)).ToArray();
+            var weights = Enumerable.Range(0, g.InChannels * g.KernelVolume).Select(i => i % 7 == 0 ? (sbyte)-127 : (sbyte)random.Next(-127, 128)).ToArray();
+            var want = Reference(levels, weights, g).Select(sum => (float)sum).ToArray();
+            foreach (int width in TestArrays.Widths)
+            {
+                float[] got = [];
+                TestArrays.With(width, 2, () => got = Run(levels, weights, g, signed));
+                int first = -1;
+                for (int i = 0; i < want.Length && first < 0; i++)
+                    first = want[i] != got[i] ? i : -1;
+                Assert.True(first < 0, $"{g} signed={signed} width={width}: sum {first} is {(first < 0 ? 0 : got[first])}, the integer loops give {(first < 0 ? 0 : want[first])}");
+            }
+        }
+    }
+
+    [Fact]
+    public void CodesOutAreTheLevelsOfTheFloatsOnTheGrid()
+    {
+        var g = new ConvGeometry(2, 3, 5, 9, 21, 21, 3, 3, 3, PadDepth: 1, PadHeight: 1, PadWidth: 1);
+        var random = new Random(5);
+        var codes = Enumerable.Range(0, (int)g.InputLength + 1).Select(_ => (byte)random.Next(256)).ToArray();
+        var weights = Enumerable.Range(0, g.InChannels * g.KernelVolume).Select(_ => (sbyte)random.Next(-127, 128)).ToArray();
+        var packed = Int8DepthwiseConv.Pack(weights, g.InChannels, g.KernelVolume);
+        var multiplier = Enumerable.Range(0, g.InChannels).Select(_ => random.NextSingle() * 1e-4f).ToArray();
+        var bias = Enumerable.Range(0, g.InChannels).Select(_ => random.NextSingle() - 0.5f).ToArray();
+        foreach (var activation in new[] { Activation.None, Activation.Swish })
+            foreach (var (lowest, highest) in new[] { (0f, 255f), (-128f, 127f) })
+            {
+                const float step = 0.013f;
+                var floats = new float[g.OutputLength];
+                var outCodes = new byte[g.OutputLength];
+                fixed (byte* pc = codes, po = outCodes)
+                fixed (float* pf = floats, pm = multiplier, pb = bias)
+                {
+                    var x = Int8Tensor.AsCodes(pc, 0.02f, 0, 255);
+                    Int8DepthwiseConv.Convolve(Int8Tensor.OnGrid(pf, step, lowest, highest), x, packed, pm, pb, g, activation);
+                    Int8DepthwiseConv.Convolve(Int8Tensor.AsCodes(po, step, lowest, highest), x, packed, pm, pb, g, activation);
+                }
+                int shift = lowest < 0 ? 128 : 0;
+                Assert.Equal(floats, outCodes.Select(code => (code - shift) * step));
+            }
+    }
+}
