@@ -83,8 +83,8 @@ public class GraphExecutorTests
         var floats = new GraphExecutor(quantized, integer: false);
         Assert.Equal(7, integer.IntegerLayers);
         // As codes: the stem's output to block.a and the shortcut, block.a's to block.b, the SE's first FC's to its
-        // second, and the gated, Swish-activated output of block.b to block.c.
-        Assert.Equal(4, integer.CodeValues);
+        // second, the gated, Swish-activated output of block.b to block.c, and block.c's and the shortcut's to the join.
+        Assert.Equal(6, integer.CodeValues);
         Assert.Null(integer.Notice);
         Assert.Equal(0, floats.IntegerLayers);
         var head = quantized.Nodes.OfType<FakeQuantizeNode>().Single(node => node.Input == "head.features");
@@ -102,6 +102,7 @@ public class GraphExecutorTests
             Assert.Contains("int8 depthwise conv", integer.StepSeconds.Keys);
             Assert.Contains("int8 pointwise conv", integer.StepSeconds.Keys);
             Assert.Contains("quantized gate", integer.StepSeconds.Keys);
+            Assert.Contains("quantized add", integer.StepSeconds.Keys);
         }
         finally
         {

@@ -73,6 +73,12 @@ static class StepCompiler
                 : null;
         }
 
+        // The grid of a value that a per-tensor 256-level FakeQuantize made (a residual join's input in a quantized graph).
+        QuantizerGrid? QuantizedInput(string value) =>
+            quantizers.TryGetValue(value, out var quantizer) && quantizer.Levels == 256 && QuantizerGrid.Of(context, quantizer) is { Step: > 0 } grid
+                ? grid
+                : null;
+
         var steps = new List<ExecutionStep>();
         foreach (var node in graph.Nodes)
         {
@@ -114,6 +120,18 @@ static class StepCompiler
                         }
                         var (activation, activated) = Activated(output, swish: true);
                         steps.Add(new AffineStep(node.Name, input, scale, shift, activation, activated));
+                        break;
+                    }
+                case AddNode add when integer && QuantizedInput(add.A) is { } a && QuantizedInput(add.B) is { } b:
+                    {
+                        var (activation, output) = Activated(add.Output, swish: false);
+                        var outputGrid = OnlyReader(output) is FakeQuantizeNode quantizer ? QuantizerGrid.Of(context, quantizer) : default;
+                        if (outputGrid.Step > 0)
+                        {
+                            absorbed.Add(OnlyReader(output)!);
+                            output = OnlyReader(output)!.Output;
+                        }
+                        steps.Add(new QuantizedAddStep(add.Name, add.A, a, add.B, b, activation, outputGrid, output));
                         break;
                     }
                 case AddNode add:
@@ -178,11 +196,11 @@ static class StepCompiler
         foreach (var producer in steps.Where(step => step.CanStoreCodes && step.Output != graphOutput))
         {
             var readers = steps.Where(step => step.Inputs.Contains(producer.Output)).ToList();
-            if (readers.Count == 0 || !readers.All(reader => reader is Int8ConvStep conv && conv.Input == producer.Output))
+            if (readers.Count == 0 || !readers.All(reader => reader is ICodeReader codeReader && codeReader.CanReadCodes(producer.Output)))
                 continue;
             producer.StoresCodes = true;
-            foreach (var reader in readers.Cast<Int8ConvStep>())
-                reader.ReadsCodes = true;
+            foreach (var reader in readers.Cast<ICodeReader>())
+                reader.ReadCodes(producer.Output);
         }
     }
 

@@ -27,6 +27,16 @@ unsafe readonly record struct QuantizerGrid(float Step, float Lowest, float High
     public Int8Tensor AsCodes(byte* codes) => Int8Tensor.AsCodes(codes, Step, Lowest, Highest);
 }
 
+/// <summary>A step that can read some of its inputs as 8-bit codes when the steps that make them store codes.</summary>
+interface ICodeReader
+{
+    /// <summary>Whether it can take <paramref name="value"/> as codes.</summary>
+    bool CanReadCodes(string value);
+
+    /// <summary>From now on it takes <paramref name="value"/> as codes.</summary>
+    void ReadCodes(string value);
+}
+
 /// <summary>
 /// A pointwise or depthwise convolution of a quantized graph in integers: its input's FakeQuantize (levels 256, one
 /// range, on u8 or s8 codes) applied as codes, the int8 weights, exact integer sums (s32 GEMM for pointwise,
@@ -36,7 +46,7 @@ unsafe readonly record struct QuantizerGrid(float Step, float Lowest, float High
 /// step that makes them stores codes; its output is floats, floats on the grid of the FakeQuantize that alone reads
 /// it, or that grid's codes when only integer steps read them (<see cref="StepCompiler"/> decides).
 /// </summary>
-sealed unsafe class Int8ConvStep : ExecutionStep
+sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
 {
     readonly ConvNode node;
     readonly QuantizerGrid inputGrid, outputGrid;
@@ -112,7 +122,11 @@ sealed unsafe class Int8ConvStep : ExecutionStep
     public override bool CanStoreCodes => outputGrid.HasCodes;
 
     /// <summary>Whether its input arrives as codes (set once the step that makes them stores codes).</summary>
-    public bool ReadsCodes { get; set; }
+    bool ReadsCodes { get; set; }
+
+    public bool CanReadCodes(string value) => value == Input;
+
+    public void ReadCodes(string value) => ReadsCodes = true;
 
     public override IReadOnlyList<string> Inputs => node.Bias is null ? [Input] : [Input, node.Bias];
 
@@ -202,4 +216,37 @@ sealed unsafe class QuantizedScaleStep(string name, string input, QuantizerGrid 
         ChannelScale.ForwardQuantized(target, inputGrid.OnGrid(plan.Pointer(x)), plan.Pointer(g), shared ? 1 : x.Shape[0],
             shared ? x.Shape[0] * x.Positions : x.Positions, x.Channels, activation);
     }
+}
+
+/// <summary>
+/// A residual join of a quantized graph, act(a + b) with both inputs on their FakeQuantize grids, read as floats on the
+/// grid or as codes, and the output's FakeQuantize applied in the same pass (<see cref="QuantizedAdd"/>).
+/// </summary>
+sealed unsafe class QuantizedAddStep(string name, string a, QuantizerGrid aGrid, string b, QuantizerGrid bGrid, Activation activation,
+    QuantizerGrid outputGrid, string output) : ExecutionStep(name, output), ICodeReader
+{
+    readonly HashSet<string> codes = [];
+
+    public override IReadOnlyList<string> Inputs => [a, b];
+
+    public override string Kind(ExecutionPlan plan) => "quantized add";
+
+    public override bool CanStoreCodes => outputGrid.HasCodes;
+
+    public bool CanReadCodes(string value) => (value == a && aGrid.HasCodes) || (value == b && bGrid.HasCodes);
+
+    public void ReadCodes(string value) => codes.Add(value);
+
+    public override void Run(ExecutionPlan plan)
+    {
+        Slot left = plan.Slot(a), right = plan.Slot(b);
+        if (!left.Shape.SequenceEqual(right.Shape))
+            throw new ArgumentException($"adding {ShapeInference.Format(right.Shape)} to {ShapeInference.Format(left.Shape)}");
+        float* y = plan.Pointer(Output);
+        var target = StoresCodes ? outputGrid.AsCodes((byte*)y) : outputGrid.Step > 0 ? outputGrid.OnGrid(y) : Int8Tensor.Floats(y);
+        QuantizedAdd.Forward(target, Input(plan, a, aGrid), Input(plan, b, bGrid), left.Shape.Aggregate(1L, (x, y) => x * y), activation);
+    }
+
+    Int8Tensor Input(ExecutionPlan plan, string value, QuantizerGrid grid) =>
+        codes.Contains(value) ? grid.AsCodes((byte*)plan.Pointer(value)) : grid.OnGrid(plan.Pointer(value));
 }
