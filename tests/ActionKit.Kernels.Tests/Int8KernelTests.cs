@@ -173,6 +173,70 @@ public unsafe class Int8KernelTests
         }
     }
 
+    /// <summary>
+    /// A residual join on codes gives, value for value, what the FakeQuantize executor computes from the floats on the
+    /// grids: a.fq + b.fq, ReLU, then the output's FakeQuantize (as floats on its grid and as its codes).
+    /// </summary>
+    [Theory]
+    [InlineData(Activation.None)]
+    [InlineData(Activation.Relu)]
+    public void TheQuantizedAddIsTheFakeQuantizeExecutorsSum(Activation activation)
+    {
+        const int count = 4100; // a chunk of 4096, then 4 values for the scalar loop
+        var random = new Random(9);
+        var (aCodes, bCodes) = (new byte[count], new byte[count]);
+        random.NextBytes(aCodes);
+        random.NextBytes(bCodes);
+        const float aStep = 0.021f, bStep = 0.017f, yStep = 0.03f;
+        // a is u8, b s8 (stored shifted by 128), y s8.
+        var aFloats = aCodes.Select(code => code * aStep).ToArray();
+        var bFloats = bCodes.Select(code => (code - 128) * bStep).ToArray();
+        var want = aFloats.Zip(bFloats, (x, y) => activation == Activation.Relu ? MathF.Max(x + y, 0) : x + y)
+            .Select(sum => FakeQuantize.Apply(sum, -128 * yStep, 127 * yStep, 256)).ToArray();
+        var (onGrid, codes, fromFloats) = (new float[count], new byte[count], new float[count]);
+        fixed (byte* pa = aCodes, pb = bCodes, pc = codes)
+        fixed (float* fa = aFloats, fb = bFloats, py = onGrid, pf = fromFloats)
+        {
+            var (a, b) = (Int8Tensor.AsCodes(pa, aStep, 0, 255), Int8Tensor.AsCodes(pb, bStep, -128, 127));
+            QuantizedAdd.Forward(Int8Tensor.OnGrid(py, yStep, -128, 127), a, b, count, activation);
+            QuantizedAdd.Forward(Int8Tensor.AsCodes(pc, yStep, -128, 127), a, b, count, activation);
+            QuantizedAdd.Forward(Int8Tensor.OnGrid(pf, yStep, -128, 127), Int8Tensor.OnGrid(fa, aStep, 0, 255), Int8Tensor.OnGrid(fb, bStep, -128, 127), count, activation);
+        }
+        Assert.Equal(want, onGrid);
+        Assert.Equal(want, fromFloats);
+        Assert.Equal(want, codes.Select(code => (code - 128) * yStep));
+    }
+
+    /// <summary>
+    /// The quantized gate gives what the FakeQuantize executor's three steps give: the input's FakeQuantize, the
+    /// per-clip product with its activation (<see cref="ChannelScale.Forward"/>), the output's FakeQuantize; as floats on
+    /// the output grid and as its codes.
+    /// </summary>
+    [Theory]
+    [InlineData(Activation.None)]
+    [InlineData(Activation.Swish)]
+    public void TheQuantizedGateIsTheFakeQuantizeExecutorsThreeSteps(Activation activation)
+    {
+        const int batch = 2, positions = 67, channels = 21;
+        var random = new Random(13);
+        var x = Enumerable.Range(0, batch * positions * channels).Select(_ => random.NextSingle() * 6 - 3).ToArray();
+        var gate = Enumerable.Range(0, batch * channels).Select(_ => random.NextSingle()).ToArray();
+        const float xStep = 0.025f, yStep = 0.02f;
+        var want = new float[x.Length];
+        var (onGrid, codes) = (new float[x.Length], new byte[x.Length]);
+        fixed (float* px = x, pg = gate, pw = want, py = onGrid)
+        fixed (byte* pc = codes)
+        {
+            FakeQuantize.OnGrid(pw, px, xStep, -128, 127, x.Length);
+            ChannelScale.Forward(pw, pw, pg, batch, positions, channels, activation);
+            FakeQuantize.OnGrid(pw, pw, yStep, -128, 127, x.Length);
+            ChannelScale.ForwardQuantized(Int8Tensor.OnGrid(py, yStep, -128, 127), Int8Tensor.OnGrid(px, xStep, -128, 127), pg, batch, positions, channels, activation);
+            ChannelScale.ForwardQuantized(Int8Tensor.AsCodes(pc, yStep, -128, 127), Int8Tensor.OnGrid(px, xStep, -128, 127), pg, batch, positions, channels, activation);
+        }
+        Assert.Equal(want, onGrid);
+        Assert.Equal(want, codes.Select(code => (code - 128) * yStep));
+    }
+
     [Fact]
     public void TheVectorGridIsFakeQuantizeValueForValue()
     {
