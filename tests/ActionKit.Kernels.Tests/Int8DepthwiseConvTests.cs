@@ -95,21 +95,31 @@ public unsafe class Int8DepthwiseConvTests
         var packed = Int8DepthwiseConv.Pack(weights, g.InChannels, g.KernelVolume);
         var multiplier = Enumerable.Range(0, g.InChannels).Select(_ => random.NextSingle() * 1e-4f).ToArray();
         var bias = Enumerable.Range(0, g.InChannels).Select(_ => random.NextSingle() - 0.5f).ToArray();
-        foreach (var activation in new[] { Activation.None, Activation.Swish })
+        foreach (var activation in new[] { Activation.None, Activation.Relu, Activation.Swish })
             foreach (var (lowest, highest) in new[] { (0f, 255f), (-128f, 127f) })
             {
                 const float step = 0.013f;
-                var floats = new float[g.OutputLength];
-                var outCodes = new byte[g.OutputLength];
-                fixed (byte* pc = codes, po = outCodes)
-                fixed (float* pf = floats, pm = multiplier, pb = bias)
+                float[]? widest = null;
+                // Every vector width: the 16-wide one-pass store and the 8-wide two-pass one give the same bits.
+                foreach (int width in TestArrays.Widths)
                 {
-                    var x = Int8Tensor.AsCodes(pc, 0.02f, 0, 255);
-                    Int8DepthwiseConv.Convolve(Int8Tensor.OnGrid(pf, step, lowest, highest), x, packed, pm, pb, g, activation);
-                    Int8DepthwiseConv.Convolve(Int8Tensor.AsCodes(po, step, lowest, highest), x, packed, pm, pb, g, activation);
+                    var floats = new float[g.OutputLength];
+                    var outCodes = new byte[g.OutputLength];
+                    TestArrays.With(width, 2, () =>
+                    {
+                        fixed (byte* pc = codes, po = outCodes)
+                        fixed (float* pf = floats, pm = multiplier, pb = bias)
+                        {
+                            var x = Int8Tensor.AsCodes(pc, 0.02f, 0, 255);
+                            Int8DepthwiseConv.Convolve(Int8Tensor.OnGrid(pf, step, lowest, highest), x, packed, pm, pb, g, activation);
+                            Int8DepthwiseConv.Convolve(Int8Tensor.AsCodes(po, step, lowest, highest), x, packed, pm, pb, g, activation);
+                        }
+                    });
+                    int shift = lowest < 0 ? 128 : 0;
+                    Assert.Equal(floats, outCodes.Select(code => (code - shift) * step));
+                    widest ??= floats;
+                    Assert.Equal(widest, floats);
                 }
-                int shift = lowest < 0 ? 128 : 0;
-                Assert.Equal(floats, outCodes.Select(code => (code - shift) * step));
             }
     }
 }

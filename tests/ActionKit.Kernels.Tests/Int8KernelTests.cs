@@ -137,17 +137,23 @@ public unsafe class Int8KernelTests
         var c = Enumerable.Range(0, rows * width).Select(_ => random.Next(-100000, 100000)).ToArray();
         var multiplier = Enumerable.Range(0, n).Select(_ => random.NextSingle() * 1e-4f).ToArray();
         var bias = Enumerable.Range(0, n).Select(_ => random.NextSingle() - 0.5f).ToArray();
-        var y = new float[rows * n];
-        fixed (float* py = y, pm = multiplier, pb = bias)
-        fixed (int* pc = c)
-            Requantize.Store(Int8Tensor.Floats(py), pc, pm, pb, rows, n, width, activation);
-        for (int r = 0; r < rows; r++)
-            for (int o = 0; o < n; o++)
+        foreach (int vectorWidth in TestArrays.Widths)
+        {
+            var y = new float[rows * n];
+            TestArrays.With(vectorWidth, 2, () =>
             {
-                float v = c[r * width + o] * multiplier[o] + bias[o];
-                float want = activation switch { Activation.Relu => MathF.Max(v, 0), Activation.Swish => v / (1 + MathF.Exp(-v)), _ => v };
-                Assert.Equal(want, y[r * n + o], 1e-5f);
-            }
+                fixed (float* py = y, pm = multiplier, pb = bias)
+                fixed (int* pc = c)
+                    Requantize.Store(Int8Tensor.Floats(py), pc, pm, pb, rows, n, width, activation);
+            });
+            for (int r = 0; r < rows; r++)
+                for (int o = 0; o < n; o++)
+                {
+                    float v = c[r * width + o] * multiplier[o] + bias[o];
+                    float want = activation switch { Activation.Relu => MathF.Max(v, 0), Activation.Swish => v / (1 + MathF.Exp(-v)), _ => v };
+                    Assert.Equal(want, y[r * n + o], 1e-5f);
+                }
+        }
     }
 
     /// <summary>

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 
 namespace ActionKit.Kernels.Cpu;
 
@@ -8,7 +7,7 @@ namespace ActionKit.Kernels.Cpu;
 /// and s8 weights with one scale per channel. Each output row's sums Σ_taps level · weight are exact integers: the
 /// codes are widened to floats as they are loaded and multiplied by the weight levels held as floats, and every
 /// partial sum stays an integer below 2^24 (at most 512 taps of 255 · 128), which a float holds exactly. The row then
-/// goes out as <see cref="Requantize.Store"/> stores s32 sums: scale, bias, activation, and floats, grid or codes.
+/// goes out as <see cref="Requantize.Store"/> stores integer sums: scale, bias, activation, and floats, grid or codes.
 /// The multiply-adds are the float kernel's; the memory read is a quarter of it.
 /// </summary>
 public static unsafe class Int8DepthwiseConv
@@ -66,9 +65,8 @@ public static unsafe class Int8DepthwiseConv
         {
             var (n, z, yy) = AxisTaps.RowAt(row, g.OutDepth, g.OutHeight);
             SumRow<TSimd, TVector>(sums, n, z, yy);
-            ToIntegers(sums, RowLength);
             long first = (((long)n * g.OutDepth + z) * g.OutHeight + yy) * RowLength;
-            Requantize.StoreRows(y.At(first), (int*)sums, multiplier, bias, g.OutWidth, g.InChannels, g.InChannels, activation);
+            Requantize.StoreRows(y.At(first), sums, multiplier, bias, g.OutWidth, g.InChannels, g.InChannels, activation);
         }
 
         int RowLength => g.OutWidth * g.InChannels;
@@ -190,16 +188,5 @@ public static unsafe class Int8DepthwiseConv
         static TVector Taps3<TSimd, TVector>(TVector sum, TVector s0, TVector s1, TVector s2, TVector w0, TVector w1, TVector w2)
             where TSimd : struct, ISimd<TVector> where TVector : struct =>
             TSimd.MultiplyAdd(s2, w2, TSimd.MultiplyAdd(s1, w1, TSimd.MultiplyAdd(s0, w0, sum)));
-    }
-
-    // The exact integer sums as s32, in place.
-    static void ToIntegers(float* sums, int length)
-    {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-            for (; i + 8 <= length; i += 8)
-                Vector256.ConvertToInt32(Vector256.Load(sums + i)).Store((int*)sums + i);
-        for (; i < length; i++)
-            ((int*)sums)[i] = (int)sums[i];
     }
 }
