@@ -47,9 +47,16 @@ public static unsafe class ChannelScale
             {
                 float* row = source.Values + (start + r) * channels, gate = scale + (start + r) / positions * channels, value = values + (long)r * channels;
                 int c = 0;
-                if (Vector256.IsHardwareAccelerated)
-                    for (; c + 8 <= channels; c += 8)
-                        (FakeQuantize.Levels(Vector256.Load(row + c), grid) * grid.Step * Vector256.Load(gate + c)).Store(value + c);
+                // The last vector ends at the row's end, overlapping the one before it (no scalar divisions for 54 channels).
+                if (Vector256.IsHardwareAccelerated && channels >= 8)
+                {
+                    for (int c0 = 0; c0 < channels; c0 += 8)
+                    {
+                        int at = Math.Min(c0, channels - 8);
+                        (FakeQuantize.Levels(Vector256.Load(row + at), grid) * grid.Step * Vector256.Load(gate + at)).Store(value + at);
+                    }
+                    c = channels;
+                }
                 for (; c < channels; c++)
                     value[c] = Math.Clamp(MathF.Round(row[c] / source.Step), source.Lowest, source.Highest) * source.Step * gate[c];
             }

@@ -210,17 +210,22 @@ public static unsafe class Requantize
             TSum* source = c + (long)r * width;
             float* target = values + (long)r * n;
             int o = 0;
-            if (Vector256.IsHardwareAccelerated)
-                for (; o + 8 <= n; o += 8)
+            // The last vector ends at n, overlapping the one before it: a row as short as 54 leaves no scalar tail.
+            if (Vector256.IsHardwareAccelerated && n >= 8)
+            {
+                for (int o0 = 0; o0 < n; o0 += 8)
                 {
-                    var sums = typeof(TSum) == typeof(int) ? Vector256.ConvertToSingle(Vector256.Load((int*)source + o)) : Vector256.Load((float*)source + o);
-                    var value = sums * Vector256.Load(multiplier + o);
+                    int at = Math.Min(o0, n - 8);
+                    var sums = typeof(TSum) == typeof(int) ? Vector256.ConvertToSingle(Vector256.Load((int*)source + at)) : Vector256.Load((float*)source + at);
+                    var value = sums * Vector256.Load(multiplier + at);
                     if (bias != null)
-                        value += Vector256.Load(bias + o);
+                        value += Vector256.Load(bias + at);
                     if (activation == Activation.Relu)
                         value = Vector256.Max(value, Vector256<float>.Zero);
-                    value.Store(target + o);
+                    value.Store(target + at);
                 }
+                o = n;
+            }
             for (; o < n; o++)
             {
                 float sum = typeof(TSum) == typeof(int) ? ((int*)source)[o] : ((float*)source)[o];
