@@ -88,13 +88,14 @@ public static unsafe class Int8DepthwiseConv
                     pairSource[pairCount] = x.Codes + sourceRow * g.InWidth * channels;
                     pairTap[pairCount++] = ((zTaps.First + i) * g.KernelHeight + yTaps.First + j) * g.KernelWidth;
                 }
-            var shift = TSimd.Broadcast(x.Shift);
             // Width 3, stride 1: the positions whose three taps lie inside the row go eight at a time through Slide.
             int slideStart = g.OutWidth, slideEnd = g.OutWidth;
             if (g.KernelWidth == 3 && g.StrideWidth == 1 && Math.Min(g.OutWidth, g.InWidth + g.PadWidth - 2) - g.PadWidth >= SlidePositions)
                 (slideStart, slideEnd) = (g.PadWidth, Math.Min(g.OutWidth, g.InWidth + g.PadWidth - 2));
             for (int ox = slideStart; ox < slideEnd; ox += SlidePositions)
-                Slide<TSimd, TVector>(sums, pairSource, pairTap, pairCount, Math.Min(ox, slideEnd - SlidePositions), shift);
+                Slide<TSimd, TVector>(sums, pairSource, pairTap, pairCount, Math.Min(ox, slideEnd - SlidePositions));
+            byte** tapSource = stackalloc byte*[g.KernelVolume];
+            float** tapWeight = stackalloc float*[g.KernelVolume];
             for (int ox = 0; ox < g.OutWidth;)
             {
                 if (ox == slideStart)
@@ -103,50 +104,104 @@ public static unsafe class Int8DepthwiseConv
                     continue;
                 }
                 AxisTaps xTaps = AxisTaps.OfOutput(ox, g.KernelWidth, g.StrideWidth, g.PadWidth, g.InWidth);
+                int taps = 0;
+                for (int pair = 0; pair < pairCount; pair++)
+                    for (int t = 0; t < xTaps.Count; t++, taps++)
+                    {
+                        tapSource[taps] = pairSource[pair] + (nint)(xTaps.Source + t) * channels;
+                        tapWeight[taps] = weight + (nint)(pairTap[pair] + xTaps.First + t) * channels;
+                    }
+                // Four positions with the same width taps share each weight load; one alone spreads its taps over four sums.
                 bool four = ox + 3 < (ox < slideStart ? slideStart : g.OutWidth) && AxisTaps.OfOutput(ox + 3, g.KernelWidth, g.StrideWidth, g.PadWidth, g.InWidth).SharesTapsWith(xTaps);
-                nint advance = four ? (nint)g.StrideWidth * channels : 0;
-                for (int c0 = 0; c0 < channels; c0 += TSimd.Width)
-                {
-                    nint c = Math.Min(c0, channels - TSimd.Width);
-                    TVector a0 = TSimd.Zero, a1 = TSimd.Zero, a2 = TSimd.Zero, a3 = TSimd.Zero, weightSum = TSimd.Zero;
-                    for (int pair = 0; pair < pairCount; pair++)
-                    {
-                        byte* s = pairSource[pair] + (nint)xTaps.Source * channels + c;
-                        float* w = weight + (nint)(pairTap[pair] + xTaps.First) * channels + c;
-                        for (int t = 0; t < xTaps.Count; t++, s += channels, w += channels)
-                        {
-                            var wt = TSimd.Load(w);
-                            weightSum = TSimd.Add(weightSum, wt);
-                            a0 = TSimd.MultiplyAdd(TSimd.LoadBytes(s), wt, a0);
-                            if (four)
-                            {
-                                a1 = TSimd.MultiplyAdd(TSimd.LoadBytes(s + advance), wt, a1);
-                                a2 = TSimd.MultiplyAdd(TSimd.LoadBytes(s + 2 * advance), wt, a2);
-                                a3 = TSimd.MultiplyAdd(TSimd.LoadBytes(s + 3 * advance), wt, a3);
-                            }
-                        }
-                    }
-                    // Σ (u - shift) · w = Σ u · w - shift · Σ w, all exact integers.
-                    var correction = TSimd.Multiply(shift, weightSum);
-                    float* target = sums + (nint)ox * channels + c;
-                    TSimd.Store(target, TSimd.Subtract(a0, correction));
-                    if (four)
-                    {
-                        TSimd.Store(target + channels, TSimd.Subtract(a1, correction));
-                        TSimd.Store(target + 2 * channels, TSimd.Subtract(a2, correction));
-                        TSimd.Store(target + 3 * channels, TSimd.Subtract(a3, correction));
-                    }
-                }
+                float* target = sums + (nint)ox * channels;
+                if (four)
+                    SumFour<TSimd, TVector>(target, tapSource, tapWeight, taps, (nint)g.StrideWidth * channels);
+                else
+                    SumOne<TSimd, TVector>(target, tapSource, tapWeight, taps);
                 ox += four ? 4 : 1;
             }
         }
-        // sums[ox + j] for j < 8 = Σ_pairs Σ_r level[ox - pad + j + r] · w[r]: each of the ten source vectors a pair
-        // needs is loaded and widened once and meets every tap that reads it.
+
+        // target[b · C + c] = Σ_tap level(source_tap[b · advance + c]) · w_tap[c] for the four positions b.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        void Slide<TSimd, TVector>(float* sums, byte** pairSource, int* pairTap, int pairCount, int ox, TVector shift)
+        void SumFour<TSimd, TVector>(float* target, byte** tapSource, float** tapWeight, int taps, nint advance)
             where TSimd : struct, ISimd<TVector> where TVector : struct
         {
             nint channels = g.InChannels;
+            bool shifted = Shifted;
+            for (int c0 = 0; c0 < channels; c0 += TSimd.Width)
+            {
+                nint c = Math.Min(c0, channels - TSimd.Width);
+                TVector a0 = TSimd.Zero, a1 = TSimd.Zero, a2 = TSimd.Zero, a3 = TSimd.Zero, weightSum = TSimd.Zero;
+                for (int tap = 0; tap < taps; tap++)
+                {
+                    byte* s = tapSource[tap] + c;
+                    var w = TSimd.Load(tapWeight[tap] + c);
+                    if (shifted)
+                        weightSum = TSimd.Add(weightSum, w);
+                    a0 = TSimd.MultiplyAdd(TSimd.LoadBytes(s), w, a0);
+                    a1 = TSimd.MultiplyAdd(TSimd.LoadBytes(s + advance), w, a1);
+                    a2 = TSimd.MultiplyAdd(TSimd.LoadBytes(s + 2 * advance), w, a2);
+                    a3 = TSimd.MultiplyAdd(TSimd.LoadBytes(s + 3 * advance), w, a3);
+                }
+                var correction = Correction<TSimd, TVector>(weightSum);
+                TSimd.Store(target + c, TSimd.Subtract(a0, correction));
+                TSimd.Store(target + channels + c, TSimd.Subtract(a1, correction));
+                TSimd.Store(target + 2 * channels + c, TSimd.Subtract(a2, correction));
+                TSimd.Store(target + 3 * channels + c, TSimd.Subtract(a3, correction));
+            }
+        }
+
+        // target[c] = Σ_tap level(source_tap[c]) · w_tap[c], the taps dealt over four sums so that the multiply-adds do
+        // not wait on each other (any order gives the same exact integers).
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void SumOne<TSimd, TVector>(float* target, byte** tapSource, float** tapWeight, int taps)
+            where TSimd : struct, ISimd<TVector> where TVector : struct
+        {
+            nint channels = g.InChannels;
+            bool shifted = Shifted;
+            for (int c0 = 0; c0 < channels; c0 += TSimd.Width)
+            {
+                nint c = Math.Min(c0, channels - TSimd.Width);
+                TVector a0 = TSimd.Zero, a1 = TSimd.Zero, a2 = TSimd.Zero, a3 = TSimd.Zero, weightSum = TSimd.Zero;
+                int tap = 0;
+                for (; tap + 4 <= taps; tap += 4)
+                {
+                    TVector w0 = TSimd.Load(tapWeight[tap] + c), w1 = TSimd.Load(tapWeight[tap + 1] + c);
+                    TVector w2 = TSimd.Load(tapWeight[tap + 2] + c), w3 = TSimd.Load(tapWeight[tap + 3] + c);
+                    if (shifted)
+                        weightSum = TSimd.Add(weightSum, TSimd.Add(TSimd.Add(w0, w1), TSimd.Add(w2, w3)));
+                    a0 = TSimd.MultiplyAdd(TSimd.LoadBytes(tapSource[tap] + c), w0, a0);
+                    a1 = TSimd.MultiplyAdd(TSimd.LoadBytes(tapSource[tap + 1] + c), w1, a1);
+                    a2 = TSimd.MultiplyAdd(TSimd.LoadBytes(tapSource[tap + 2] + c), w2, a2);
+                    a3 = TSimd.MultiplyAdd(TSimd.LoadBytes(tapSource[tap + 3] + c), w3, a3);
+                }
+                for (; tap < taps; tap++)
+                {
+                    var w = TSimd.Load(tapWeight[tap] + c);
+                    if (shifted)
+                        weightSum = TSimd.Add(weightSum, w);
+                    a0 = TSimd.MultiplyAdd(TSimd.LoadBytes(tapSource[tap] + c), w, a0);
+                }
+                var sum = TSimd.Add(TSimd.Add(a0, a1), TSimd.Add(a2, a3));
+                TSimd.Store(target + c, TSimd.Subtract(sum, Correction<TSimd, TVector>(weightSum)));
+            }
+        }
+
+        // Codes stored shifted (s8 levels + 128): Σ (u - shift) · w = Σ u · w - shift · Σ w, all exact integers.
+        bool Shifted => x.Shift != 0;
+
+        TVector Correction<TSimd, TVector>(TVector weightSum) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+            Shifted ? TSimd.Multiply(TSimd.Broadcast(x.Shift), weightSum) : TSimd.Zero;
+
+        // sums[ox + j] for j < 8 = Σ_pairs Σ_r level[ox - pad + j + r] · w[r]: each of the ten source vectors a pair
+        // needs is loaded and widened once and meets every tap that reads it.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void Slide<TSimd, TVector>(float* sums, byte** pairSource, int* pairTap, int pairCount, int ox)
+            where TSimd : struct, ISimd<TVector> where TVector : struct
+        {
+            nint channels = g.InChannels;
+            bool shifted = Shifted;
             for (int c0 = 0; c0 < channels; c0 += TSimd.Width)
             {
                 nint c = Math.Min(c0, channels - TSimd.Width);
@@ -157,7 +212,8 @@ public static unsafe class Int8DepthwiseConv
                     byte* s = pairSource[pair] + (ox - g.PadWidth) * channels + c;
                     float* w = weight + pairTap[pair] * channels + c;
                     TVector w0 = TSimd.Load(w), w1 = TSimd.Load(w + channels), w2 = TSimd.Load(w + 2 * channels);
-                    weightSum = TSimd.Add(weightSum, TSimd.Add(w0, TSimd.Add(w1, w2)));
+                    if (shifted)
+                        weightSum = TSimd.Add(weightSum, TSimd.Add(w0, TSimd.Add(w1, w2)));
                     TVector s0 = TSimd.LoadBytes(s), s1 = TSimd.LoadBytes(s + channels), s2 = TSimd.LoadBytes(s + 2 * channels);
                     TVector s3 = TSimd.LoadBytes(s + 3 * channels), s4 = TSimd.LoadBytes(s + 4 * channels), s5 = TSimd.LoadBytes(s + 5 * channels);
                     TVector s6 = TSimd.LoadBytes(s + 6 * channels), s7 = TSimd.LoadBytes(s + 7 * channels), s8 = TSimd.LoadBytes(s + 8 * channels);
@@ -171,7 +227,7 @@ public static unsafe class Int8DepthwiseConv
                     a6 = Taps3<TSimd, TVector>(a6, s6, s7, s8, w0, w1, w2);
                     a7 = Taps3<TSimd, TVector>(a7, s7, s8, s9, w0, w1, w2);
                 }
-                var correction = TSimd.Multiply(shift, weightSum);
+                var correction = Correction<TSimd, TVector>(weightSum);
                 float* t = sums + ox * channels + c;
                 TSimd.Store(t, TSimd.Subtract(a0, correction));
                 TSimd.Store(t + channels, TSimd.Subtract(a1, correction));
