@@ -132,9 +132,9 @@ public static unsafe class Requantize
     internal static void StoreRows<TSum>(in Int8Tensor y, TSum* c, float* multiplier, float* bias, int rows, int n, int width, Activation activation)
         where TSum : unmanaged
     {
-        if (activation != Activation.Swish && n >= 16 && Simd.MaxWidth >= 16 && Avx512F.IsSupported)
+        if (n >= 16 && Simd.MaxWidth >= 16 && Avx512F.IsSupported)
         {
-            StoreRows512(y, c, multiplier, bias, rows, n, width, activation == Activation.Relu);
+            StoreRows512(y, c, multiplier, bias, rows, n, width, activation);
             return;
         }
         for (int start = 0; start < rows; start += RowsPerChunk)
@@ -147,11 +147,12 @@ public static unsafe class Requantize
         }
     }
 
-    // One pass, 16 outputs a vector: scale, bias, ReLU and then the output's grid or codes, no float written in
+    // One pass, 16 outputs a vector: scale, bias, activation and then the output's grid or codes, no float written in
     // between (the epilogue was half of a thin layer's time). A row's last vector ends at n, overlapping the one before
-    // it, which it recomputes to the same values. The arithmetic is the 8-wide path's, so both give the same bits.
+    // it, which it recomputes to the same values. The arithmetic is the two-pass path's at 16 lanes (Swish as
+    // Elementwise.Swish computes it there), so both give the same bits.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void StoreRows512<TSum>(in Int8Tensor y, TSum* c, float* multiplier, float* bias, int rows, int n, int width, bool relu)
+    static void StoreRows512<TSum>(in Int8Tensor y, TSum* c, float* multiplier, float* bias, int rows, int n, int width, Activation activation)
         where TSum : unmanaged
     {
         bool grid = y.Step > 0;
@@ -169,8 +170,10 @@ public static unsafe class Requantize
                 var value = sums * Vector512.Load(multiplier + o);
                 if (bias != null)
                     value += Vector512.Load(bias + o);
-                if (relu)
+                if (activation == Activation.Relu)
                     value = Vector512.Max(value, Vector512<float>.Zero);
+                else if (activation == Activation.Swish)
+                    value = SwishActivation.Forward<Simd512, Vector512<float>>(value);
                 if (!grid)
                 {
                     value.Store(y.Values + first + o);
