@@ -199,18 +199,25 @@ public unsafe class Int8KernelTests
         var bFloats = bCodes.Select(code => (code - 128) * bStep).ToArray();
         var want = aFloats.Zip(bFloats, (x, y) => activation == Activation.Relu ? MathF.Max(x + y, 0) : x + y)
             .Select(sum => FakeQuantize.Apply(sum, -128 * yStep, 127 * yStep, 256)).ToArray();
-        var (onGrid, codes, fromFloats) = (new float[count], new byte[count], new float[count]);
-        fixed (byte* pa = aCodes, pb = bCodes, pc = codes)
-        fixed (float* fa = aFloats, fb = bFloats, py = onGrid, pf = fromFloats)
+        // Every vector width: the 16-wide one-pass path and the 8-wide chunked one.
+        foreach (int width in TestArrays.Widths)
         {
-            var (a, b) = (Int8Tensor.AsCodes(pa, aStep, 0, 255), Int8Tensor.AsCodes(pb, bStep, -128, 127));
-            QuantizedAdd.Forward(Int8Tensor.OnGrid(py, yStep, -128, 127), a, b, count, activation);
-            QuantizedAdd.Forward(Int8Tensor.AsCodes(pc, yStep, -128, 127), a, b, count, activation);
-            QuantizedAdd.Forward(Int8Tensor.OnGrid(pf, yStep, -128, 127), Int8Tensor.OnGrid(fa, aStep, 0, 255), Int8Tensor.OnGrid(fb, bStep, -128, 127), count, activation);
+            var (onGrid, codes, fromFloats) = (new float[count], new byte[count], new float[count]);
+            TestArrays.With(width, 2, () =>
+            {
+                fixed (byte* pa = aCodes, pb = bCodes, pc = codes)
+                fixed (float* fa = aFloats, fb = bFloats, py = onGrid, pf = fromFloats)
+                {
+                    var (a, b) = (Int8Tensor.AsCodes(pa, aStep, 0, 255), Int8Tensor.AsCodes(pb, bStep, -128, 127));
+                    QuantizedAdd.Forward(Int8Tensor.OnGrid(py, yStep, -128, 127), a, b, count, activation);
+                    QuantizedAdd.Forward(Int8Tensor.AsCodes(pc, yStep, -128, 127), a, b, count, activation);
+                    QuantizedAdd.Forward(Int8Tensor.OnGrid(pf, yStep, -128, 127), Int8Tensor.OnGrid(fa, aStep, 0, 255), Int8Tensor.OnGrid(fb, bStep, -128, 127), count, activation);
+                }
+            });
+            Assert.Equal(want, onGrid);
+            Assert.Equal(want, fromFloats);
+            Assert.Equal(want, codes.Select(code => (code - 128) * yStep));
         }
-        Assert.Equal(want, onGrid);
-        Assert.Equal(want, fromFloats);
-        Assert.Equal(want, codes.Select(code => (code - 128) * yStep));
     }
 
     /// <summary>
@@ -228,19 +235,27 @@ public unsafe class Int8KernelTests
         var x = Enumerable.Range(0, batch * positions * channels).Select(_ => random.NextSingle() * 6 - 3).ToArray();
         var gate = Enumerable.Range(0, batch * channels).Select(_ => random.NextSingle()).ToArray();
         const float xStep = 0.025f, yStep = 0.02f;
-        var want = new float[x.Length];
-        var (onGrid, codes) = (new float[x.Length], new byte[x.Length]);
-        fixed (float* px = x, pg = gate, pw = want, py = onGrid)
-        fixed (byte* pc = codes)
+        // At every vector width, against the executor's steps at the same width (Swish's reciprocal estimate is the
+        // width's own).
+        foreach (int width in TestArrays.Widths)
         {
-            FakeQuantize.OnGrid(pw, px, xStep, -128, 127, x.Length);
-            ChannelScale.Forward(pw, pw, pg, batch, positions, channels, activation);
-            FakeQuantize.OnGrid(pw, pw, yStep, -128, 127, x.Length);
-            ChannelScale.ForwardQuantized(Int8Tensor.OnGrid(py, yStep, -128, 127), Int8Tensor.OnGrid(px, xStep, -128, 127), pg, batch, positions, channels, activation);
-            ChannelScale.ForwardQuantized(Int8Tensor.AsCodes(pc, yStep, -128, 127), Int8Tensor.OnGrid(px, xStep, -128, 127), pg, batch, positions, channels, activation);
+            var want = new float[x.Length];
+            var (onGrid, codes) = (new float[x.Length], new byte[x.Length]);
+            TestArrays.With(width, 2, () =>
+            {
+                fixed (float* px = x, pg = gate, pw = want, py = onGrid)
+                fixed (byte* pc = codes)
+                {
+                    FakeQuantize.OnGrid(pw, px, xStep, -128, 127, x.Length);
+                    ChannelScale.Forward(pw, pw, pg, batch, positions, channels, activation);
+                    FakeQuantize.OnGrid(pw, pw, yStep, -128, 127, x.Length);
+                    ChannelScale.ForwardQuantized(Int8Tensor.OnGrid(py, yStep, -128, 127), Int8Tensor.OnGrid(px, xStep, -128, 127), pg, batch, positions, channels, activation);
+                    ChannelScale.ForwardQuantized(Int8Tensor.AsCodes(pc, yStep, -128, 127), Int8Tensor.OnGrid(px, xStep, -128, 127), pg, batch, positions, channels, activation);
+                }
+            });
+            Assert.Equal(want, onGrid);
+            Assert.Equal(want, codes.Select(code => (code - 128) * yStep));
         }
-        Assert.Equal(want, onGrid);
-        Assert.Equal(want, codes.Select(code => (code - 128) * yStep));
     }
 
     [Fact]

@@ -58,7 +58,7 @@ public static unsafe class FakeQuantize
 
     /// <summary>
     /// y = clamp(round(x / step), lowest, highest) · step over <paramref name="count"/> values, one range: the per-tensor
-    /// FakeQuantize, vectorized (<see cref="Levels"/>, the same levels as <see cref="Apply"/>).
+    /// FakeQuantize, vectorized (<see cref="Levels(Vector256{float}, in Grid)"/>, the same levels as <see cref="Apply"/>).
     /// </summary>
     public static void OnGrid(float* y, float* x, float step, float lowest, float highest, int count)
     {
@@ -73,11 +73,27 @@ public static unsafe class FakeQuantize
             y[i] = Math.Clamp(MathF.Round(x[i] / step), lowest, highest) * step;
     }
 
-    /// <summary>A per-tensor grid broadcast for <see cref="Levels"/>: its step, the step's reciprocal and its end points.</summary>
+    /// <summary>A per-tensor grid broadcast for <see cref="Levels(Vector256{float}, in Grid)"/>: its step, the step's reciprocal and its end points.</summary>
     internal readonly struct Grid(float step, float lowest, float highest)
     {
         public readonly Vector256<float> Step = Vector256.Create(step), Reciprocal = Vector256.Create(1f / step);
         public readonly Vector256<float> Bottom = Vector256.Create(lowest * step), Top = Vector256.Create(highest * step);
+    }
+
+    /// <summary>A per-tensor grid broadcast 16 wide for <see cref="Levels(Vector512{float}, in Grid512)"/>.</summary>
+    internal readonly struct Grid512(float step, float lowest, float highest)
+    {
+        public readonly Vector512<float> Step = Vector512.Create(step), Reciprocal = Vector512.Create(1f / step);
+        public readonly Vector512<float> Bottom = Vector512.Create(lowest * step), Top = Vector512.Create(highest * step);
+    }
+
+    /// <summary><see cref="Levels(Vector256{float}, in Grid)"/>, 16 wide (AVX-512F).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Levels(Vector512<float> x, in Grid512 grid)
+    {
+        x = Vector512.Min(Vector512.Max(x, grid.Bottom), grid.Top);
+        var estimate = x * grid.Reciprocal;
+        return Vector512.Round(Avx512F.FusedMultiplyAdd(Avx512F.FusedMultiplyAddNegated(estimate, grid.Step, x), grid.Reciprocal, estimate));
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -23,6 +24,11 @@ public static unsafe class QuantizedAdd
         {
             long start = (long)chunk * ValuesPerChunk;
             int length = (int)Math.Min(ValuesPerChunk, count - start);
+            if (length >= 16 && Requantize.Wide)
+            {
+                Sum512(target.At(start), left.At(start), right.At(start), length, activation == Activation.Relu);
+                return;
+            }
             var output = target.At(start);
             float* values = Requantize.Values(output, length);
             Sum(values, left.At(start), right.At(start), length, activation == Activation.Relu);
@@ -45,6 +51,24 @@ public static unsafe class QuantizedAdd
             values[i] = relu ? MathF.Max(sum, 0f) : sum;
         }
     }
+
+    // One pass, 16 values a vector (the last overlapping the one before it), stored straight into y: the same
+    // arithmetic as the 8-wide path.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Sum512(in Int8Tensor y, in Int8Tensor a, in Int8Tensor b, int length, bool relu)
+    {
+        var grid = new FakeQuantize.Grid512(y.Step, y.Lowest, y.Highest);
+        for (int i0 = 0; i0 < length; i0 += 16)
+        {
+            int i = Math.Min(i0, length - 16);
+            var sum = Load16(a, i) + Load16(b, i);
+            Requantize.Store16(y, i, relu ? Vector512.Max(sum, Vector512<float>.Zero) : sum, grid);
+        }
+    }
+
+    static Vector512<float> Load16(in Int8Tensor x, int i) => x.IsCodes
+        ? Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(Vector128.Load(x.Codes + i)) - Vector512.Create(x.Shift)) * x.Step
+        : Vector512.Load(x.Values + i);
 
     // Eight values as floats on the grid: level · step for codes.
     static Vector256<float> Load(in Int8Tensor x, int i) => x.IsCodes

@@ -132,7 +132,7 @@ public static unsafe class Requantize
     internal static void StoreRows<TSum>(in Int8Tensor y, TSum* c, float* multiplier, float* bias, int rows, int n, int width, Activation activation)
         where TSum : unmanaged
     {
-        if (n >= 16 && Simd.MaxWidth >= 16 && Avx512F.IsSupported)
+        if (n >= 16 && Wide)
         {
             StoreRows512(y, c, multiplier, bias, rows, n, width, activation);
             return;
@@ -155,14 +155,10 @@ public static unsafe class Requantize
     static void StoreRows512<TSum>(in Int8Tensor y, TSum* c, float* multiplier, float* bias, int rows, int n, int width, Activation activation)
         where TSum : unmanaged
     {
-        bool grid = y.Step > 0;
-        Vector512<float> step = Vector512.Create(y.Step), reciprocal = Vector512.Create(1f / y.Step);
-        Vector512<float> bottom = Vector512.Create(y.Lowest * y.Step), top = Vector512.Create(y.Highest * y.Step);
-        var shift = Vector512.Create(y.Shift);
+        var grid = new FakeQuantize.Grid512(y.Step, y.Lowest, y.Highest);
         for (int r = 0; r < rows; r++)
         {
             TSum* source = c + (long)r * width;
-            long first = (long)r * n;
             for (int o0 = 0; o0 < n; o0 += 16)
             {
                 int o = Math.Min(o0, n - 16);
@@ -170,25 +166,37 @@ public static unsafe class Requantize
                 var value = sums * Vector512.Load(multiplier + o);
                 if (bias != null)
                     value += Vector512.Load(bias + o);
-                if (activation == Activation.Relu)
-                    value = Vector512.Max(value, Vector512<float>.Zero);
-                else if (activation == Activation.Swish)
-                    value = SwishActivation.Forward<Simd512, Vector512<float>>(value);
-                if (!grid)
-                {
-                    value.Store(y.Values + first + o);
-                    continue;
-                }
-                // FakeQuantize.Levels, 16 wide.
-                value = Vector512.Min(Vector512.Max(value, bottom), top);
-                var estimate = value * reciprocal;
-                var level = Vector512.Round(Avx512F.FusedMultiplyAdd(Avx512F.FusedMultiplyAddNegated(estimate, step, value), reciprocal, estimate));
-                if (y.IsCodes)
-                    Avx512F.ConvertToVector128Byte(Vector512.ConvertToInt32(level) + shift).Store(y.Codes + first + o);
-                else
-                    (level * step).Store(y.Values + first + o);
+                Store16(y, (long)r * n + o, Activate(value, activation), grid);
             }
         }
+    }
+
+    /// <summary>Whether the 16-wide one-pass stores run: AVX-512F, and no test holding the kernels to narrower vectors.</summary>
+    internal static bool Wide => Simd.MaxWidth >= 16 && Avx512F.IsSupported;
+
+    /// <summary>None, ReLU or Swish on 16 lanes, as the activations compute them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Activate(Vector512<float> value, Activation activation) => activation switch
+    {
+        Activation.Relu => Vector512.Max(value, Vector512<float>.Zero),
+        Activation.Swish => SwishActivation.Forward<Simd512, Vector512<float>>(value),
+        _ => value,
+    };
+
+    /// <summary>16 computed values into y at <paramref name="at"/>: as they are, on y's grid, or as its codes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Store16(in Int8Tensor y, long at, Vector512<float> value, in FakeQuantize.Grid512 grid)
+    {
+        if (!(y.Step > 0))
+        {
+            value.Store(y.Values + at);
+            return;
+        }
+        var level = FakeQuantize.Levels(value, grid);
+        if (y.IsCodes)
+            Avx512F.ConvertToVector128Byte(Vector512.ConvertToInt32(level) + Vector512.Create(y.Shift)).Store(y.Codes + at);
+        else
+            (level * grid.Step).Store(y.Values + at);
     }
 
     /// <summary>Where a chunk of at most 64 rows of n values for <paramref name="y"/> is computed as floats: y itself, or scratch for codes.</summary>
