@@ -122,4 +122,30 @@ public unsafe class Int8DepthwiseConvTests
                 }
             }
     }
+
+    /// <summary>The row sums a depthwise convolution takes as it writes give the global pool of what it wrote.</summary>
+    [Fact]
+    public void RowSumsGiveTheGlobalPoolOfTheOutput()
+    {
+        var g = new ConvGeometry(2, 3, 9, 11, 21, 21, 3, 3, 3, StrideHeight: 2, StrideWidth: 2, PadDepth: 1, PadHeight: 1, PadWidth: 1);
+        var random = new Random(8);
+        var codes = Enumerable.Range(0, (int)g.InputLength + 1).Select(_ => (byte)random.Next(256)).ToArray();
+        var weights = Enumerable.Range(0, g.InChannels * g.KernelVolume).Select(_ => (sbyte)random.Next(-127, 128)).ToArray();
+        var packed = Int8DepthwiseConv.Pack(weights, g.InChannels, g.KernelVolume);
+        var multiplier = Enumerable.Range(0, g.InChannels).Select(_ => random.NextSingle() * 1e-4f).ToArray();
+        var bias = Enumerable.Range(0, g.InChannels).Select(_ => random.NextSingle() - 0.5f).ToArray();
+        int rows = g.OutDepth * g.OutHeight;
+        long positions = (long)rows * g.OutWidth;
+        var (output, rowSums) = (new float[g.OutputLength], new float[g.Batch * rows * g.InChannels]);
+        var (want, got) = (new float[g.Batch * g.InChannels], new float[g.Batch * g.InChannels]);
+        fixed (byte* pc = codes)
+        fixed (float* py = output, ps = rowSums, pm = multiplier, pb = bias, pw = want, pg = got)
+        {
+            Int8DepthwiseConv.Convolve(Int8Tensor.Floats(py), Int8Tensor.AsCodes(pc, 0.02f, 0, 255), packed, pm, pb, g, Activation.None, ps);
+            GlobalAveragePool.Forward(pw, py, g.Batch, positions, g.InChannels);
+            GlobalAveragePool.FromRowSums(pg, ps, g.Batch, rows, positions, g.InChannels);
+        }
+        for (int i = 0; i < want.Length; i++)
+            Assert.Equal(want[i], got[i], 1e-5f * MathF.Max(1, MathF.Abs(want[i])));
+    }
 }

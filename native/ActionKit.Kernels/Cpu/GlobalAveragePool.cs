@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 
 namespace ActionKit.Kernels.Cpu;
@@ -17,6 +18,24 @@ public static unsafe class GlobalAveragePool
     {
         var job = new Job(dy, dx, batch, positions, channels, backward: true, accumulate);
         Simd.Run(ref job, int.MaxValue);
+    }
+
+    /// <summary>
+    /// y[n, c] = mean over the clip's positions from sums already taken per row: rowSums [N, rows, C] holds each row's
+    /// sum over its positions (a kernel that writes the pooled tensor takes them as it goes, while the row is in cache),
+    /// added here in row order.
+    /// </summary>
+    public static void FromRowSums(float* y, float* rowSums, int batch, int rows, long positions, int channels)
+    {
+        float inverse = 1f / positions;
+        for (int n = 0; n < batch; n++)
+        {
+            var sum = new Span<float>(y + (long)n * channels, channels);
+            sum.Clear();
+            for (int r = 0; r < rows; r++)
+                TensorPrimitives.Add(sum, new ReadOnlySpan<float>(rowSums + ((long)n * rows + r) * channels, channels), sum);
+            TensorPrimitives.Multiply(sum, inverse, sum);
+        }
     }
 
     /// <summary>Between one clip's channel vector (pooled [N, C]) and its positions (spread [N, S, C]).</summary>

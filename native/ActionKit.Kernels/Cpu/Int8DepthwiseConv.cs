@@ -32,21 +32,27 @@ public static unsafe class Int8DepthwiseConv
 
     /// <summary>
     /// y [N, oD, oH, oW, C] = act(Σ_taps codes(x) · w · multiplier + bias) for x [N, D, H, W, C] as codes, w the
-    /// weight levels from <see cref="Pack"/> (zero padding is level 0).
+    /// weight levels from <see cref="Pack"/> (zero padding is level 0). With <paramref name="rowSums"/> (y as plain
+    /// floats), each output row's sum over its positions goes to rowSums [N · oD · oH, C] as the row is written, for
+    /// <see cref="GlobalAveragePool.FromRowSums"/>: a global pool of y that does not read y again.
     /// </summary>
-    public static void Convolve(in Int8Tensor y, in Int8Tensor x, float[] weights, float* multiplier, float* bias, in ConvGeometry g, Activation activation)
+    public static void Convolve(in Int8Tensor y, in Int8Tensor x, float[] weights, float* multiplier, float* bias, in ConvGeometry g, Activation activation,
+        float* rowSums = null)
     {
         g.Validate();
         if (!x.IsCodes || g.InChannels != g.OutChannels || g.KernelVolume > MaxTaps || weights.Length != g.KernelVolume * g.InChannels)
             throw new ArgumentException($"Int8DepthwiseConv: needs codes in, one channel per group and {g.KernelVolume} x {g.InChannels} weights: {g}");
+        if (rowSums != null && (y.IsCodes || y.Step > 0))
+            throw new ArgumentException("Int8DepthwiseConv: row sums are taken of a plain float output only.");
         fixed (float* w = weights)
         {
-            var job = new RowsJob(y, x, w, multiplier, bias, g, activation);
+            var job = new RowsJob(y, x, w, multiplier, bias, g, activation, rowSums);
             Simd.Run(ref job, g.InChannels);
         }
     }
 
-    readonly struct RowsJob(Int8Tensor y, Int8Tensor x, float* weight, float* multiplier, float* bias, ConvGeometry g, Activation activation) : ISimdKernel
+    readonly struct RowsJob(Int8Tensor y, Int8Tensor x, float* weight, float* multiplier, float* bias, ConvGeometry g, Activation activation,
+        float* rowSums) : ISimdKernel
     {
         public void Run<TSimd, TVector>() where TSimd : struct, ISimd<TVector> where TVector : struct
         {
@@ -65,8 +71,24 @@ public static unsafe class Int8DepthwiseConv
         {
             var (n, z, yy) = AxisTaps.RowAt(row, g.OutDepth, g.OutHeight);
             SumRow<TSimd, TVector>(sums, n, z, yy);
-            long first = (((long)n * g.OutDepth + z) * g.OutHeight + yy) * RowLength;
+            long outputRow = ((long)n * g.OutDepth + z) * g.OutHeight + yy, first = outputRow * RowLength;
             Requantize.StoreRows(y.At(first), sums, multiplier, bias, g.OutWidth, g.InChannels, g.InChannels, activation);
+            if (rowSums != null)
+                SumPositions<TSimd, TVector>(rowSums + outputRow * g.InChannels, y.Values + first);
+        }
+
+        // total [C] = Σ_ox values[ox, :], positions in order, from the row just written (in cache).
+        void SumPositions<TSimd, TVector>(float* total, float* values) where TSimd : struct, ISimd<TVector> where TVector : struct
+        {
+            int channels = g.InChannels;
+            for (int c0 = 0; c0 < channels; c0 += TSimd.Width)
+            {
+                int c = Math.Min(c0, channels - TSimd.Width);
+                TVector sum = TSimd.Zero;
+                for (int ox = 0; ox < g.OutWidth; ox++)
+                    sum = TSimd.Add(sum, TSimd.Load(values + (long)ox * channels + c));
+                TSimd.Store(total + c, sum);
+            }
         }
 
         int RowLength => g.OutWidth * g.InChannels;

@@ -164,8 +164,18 @@ static class StepCompiler
                     steps.Add(new UnaryStep(unary));
                     break;
                 case GlobalAveragePoolNode pool:
-                    steps.Add(new PoolStep(pool));
-                    break;
+                    {
+                        var step = new PoolStep(pool);
+                        // The squeeze-excitation pool of an integer depthwise convolution's float output: from its row sums.
+                        if (integer && steps.LastOrDefault(previous => previous.Output == pool.Input) is Int8ConvStep { TakesRowSums: true, RowSumsFor: null } depthwise
+                            && context.Shapes[pool.Input].Length == 5)
+                        {
+                            depthwise.RowSumsFor = step;
+                            step.FromRowSums = true;
+                        }
+                        steps.Add(step);
+                        break;
+                    }
                 case ReshapeNode reshape:
                     steps.Add(new ReshapeStep(reshape, Layout.SameChannelsLast(context.Shapes[reshape.Input], context.Shapes[reshape.Output])));
                     break;
@@ -188,8 +198,8 @@ static class StepCompiler
     }
 
     /// <summary>
-    /// A value on an 8-bit grid that only integer convolutions read travels as codes: its step stores bytes and its
-    /// readers take them as they are, with no float written, read back and quantized again in between.
+    /// A value on an 8-bit grid that only integer steps read (convolutions, residual joins) travels as codes: its step
+    /// stores bytes and its readers take them as they are, with no float written, read back and quantized again in between.
     /// </summary>
     static void StoreCodes(List<ExecutionStep> steps, string graphOutput)
     {
@@ -355,16 +365,38 @@ sealed unsafe class UnaryStep(UnaryNode node) : ExecutionStep(node.Name, node.Ou
     }
 }
 
+/// <summary>
+/// A global average pool; in a quantized graph whose integer depthwise convolution writes the input, from the row sums
+/// that convolution takes as it writes (<see cref="FromRowSums"/>), so the pool does not read its input again.
+/// </summary>
 sealed unsafe class PoolStep(GlobalAveragePoolNode node) : ExecutionStep(node.Name, node.Output)
 {
+    float[] rowSums = [];
+
     public override IReadOnlyList<string> Inputs => node.Inputs;
+
+    /// <summary>Whether the step that writes the input also writes its row sums (<see cref="RowSums"/>).</summary>
+    public bool FromRowSums { get; set; }
+
+    /// <summary>Where the row sums of this plan's input go: [N · D · H, C], pinned, kept with the step.</summary>
+    public float* RowSums(ExecutionPlan plan)
+    {
+        var x = plan.Slot(node.Input);
+        long length = x.Shape[0] * x.Shape[2] * x.Shape[3] * (long)x.Channels;
+        if (rowSums.Length < length)
+            rowSums = GC.AllocateArray<float>(checked((int)length), pinned: true);
+        return ExecutionContext.Address(rowSums);
+    }
 
     public override void Run(ExecutionPlan plan)
     {
         var x = plan.Slot(node.Input);
         if (x.Shape.Length < 3)
             throw new ArgumentException($"needs N, C and spatial axes, got {ShapeInference.Format(x.Shape)}");
-        Kernels.Cpu.GlobalAveragePool.Forward(plan.Pointer(Output), plan.Pointer(x), x.Shape[0], x.Positions, x.Channels);
+        if (FromRowSums)
+            GlobalAveragePool.FromRowSums(plan.Pointer(Output), RowSums(plan), x.Shape[0], x.Shape[2] * x.Shape[3], x.Positions, x.Channels);
+        else
+            Kernels.Cpu.GlobalAveragePool.Forward(plan.Pointer(Output), plan.Pointer(x), x.Shape[0], x.Positions, x.Channels);
     }
 }
 

@@ -121,6 +121,12 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
 
     public override bool CanStoreCodes => outputGrid.HasCodes;
 
+    /// <summary>Whether it is depthwise with a plain float output, whose row sums it can take for a pool.</summary>
+    public bool TakesRowSums => depthwise is not null && outputGrid.Step == 0;
+
+    /// <summary>The pool that reads its output, to which it hands the row sums of what it writes.</summary>
+    public PoolStep? RowSumsFor { get; set; }
+
     /// <summary>Whether its input arrives as codes (set once the step that makes them stores codes).</summary>
     bool ReadsCodes { get; set; }
 
@@ -172,7 +178,8 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
                     Requantize.ToByteCodes(codes, source, inputGrid.Step, inputGrid.Lowest, inputGrid.Highest, inputGrid.AsCodes(codes).Shift,
                         x.Length / x.Channels, x.Channels, x.Channels);
                 }
-                Int8DepthwiseConv.Convolve(y, inputGrid.AsCodes(codes), depthwise, scale, bias, ConvStep.Geometry(node, plan, Input), activation);
+                Int8DepthwiseConv.Convolve(y, inputGrid.AsCodes(codes), depthwise, scale, bias, ConvStep.Geometry(node, plan, Input), activation,
+                    RowSumsFor is null ? null : RowSumsFor.RowSums(plan));
                 return;
             }
             if (Stride != 1)
