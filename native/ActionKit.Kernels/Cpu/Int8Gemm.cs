@@ -70,7 +70,8 @@ public static unsafe class Int8Gemm
 
     /// <summary>
     /// c [rows, PaddedWidth(N)] (s32) = codes(x) · bᵀ, exact: x [rows, K] is byte codes, or floats put on the codes of
-    /// its grid (<see cref="Int8Tensor.OnGrid"/>: the per-tensor FakeQuantize that reads it).
+    /// its grid (<see cref="Int8Tensor.OnGrid"/>: the per-tensor FakeQuantize that reads it). Columns from N on are
+    /// padding, with no defined value.
     /// </summary>
     public static void Multiply(int* c, in Int8Tensor x, Int8Weights weights, long rows)
     {
@@ -133,7 +134,7 @@ public static unsafe class Int8Gemm
                 Requantize.ToByteCodes(codes, x.Values, x.Step, x.Lowest, x.Highest, x.Shift, rows, k, depth);
                 stride = depth;
             }
-            RowsVnni(c, codes, stride, weights.QuadsPointer, weights.ColumnSumsPointer, x.Shift, rows, depth, width);
+            RowsVnni(c, codes, stride, weights.QuadsPointer, weights.ColumnSumsPointer, x.Shift, rows, depth, width, weights.N);
             return;
         }
         int pairDepth = PairDepth(k), panels = width / PanelWidth;
@@ -158,58 +159,77 @@ public static unsafe class Int8Gemm
 
     /// <summary>
     /// Four rows by two panels of 8 at a time: eight accumulators, each quad of k one broadcast of 4 code bytes per row
-    /// and one vpdpbusd per row and panel; the stores take shift · Σ_k b back out.
+    /// and one vpdpbusd per row and panel; the stores take shift · Σ_k b back out. A last block with 8 or fewer of the
+    /// n real columns computes its first panel only (n = 54 pads to 56, not 64).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void RowsVnni(int* c, byte* a, int stride, sbyte* quads, int* columnSums, int shift, int rows, int depth, int width)
+    static void RowsVnni(int* c, byte* a, int stride, sbyte* quads, int* columnSums, int shift, int rows, int depth, int width, int n)
     {
-        int quadCount = depth / 4;
         for (int column = 0; column < width; column += 16)
         {
-            sbyte* low = quads + (long)column * depth, high = low + 8L * depth;
-            Vector256<int> lowShift = Vector256.Load(columnSums + column) * shift, highShift = Vector256.Load(columnSums + column + 8) * shift;
-            int r = 0;
-            for (; r + 4 <= rows; r += 4)
+            if (column + 8 < n)
+                ColumnsVnni<On>(c, a, stride, quads, columnSums, shift, rows, depth, width, column);
+            else
+                ColumnsVnni<Off>(c, a, stride, quads, columnSums, shift, rows, depth, width, column);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void ColumnsVnni<THigh>(int* c, byte* a, int stride, sbyte* quads, int* columnSums, int shift, int rows, int depth, int width, int column)
+        where THigh : struct, IFlag
+    {
+        int quadCount = depth / 4;
+        sbyte* low = quads + (long)column * depth, high = low + 8L * depth;
+        Vector256<int> lowShift = Vector256.Load(columnSums + column) * shift, highShift = Vector256.Load(columnSums + column + 8) * shift;
+        int r = 0;
+        for (; r + 4 <= rows; r += 4)
+        {
+            int* a0 = (int*)(a + (long)r * stride), a1 = (int*)(a + (long)(r + 1) * stride), a2 = (int*)(a + (long)(r + 2) * stride), a3 = (int*)(a + (long)(r + 3) * stride);
+            Vector256<int> s0 = default, t0 = default, s1 = default, t1 = default, s2 = default, t2 = default, s3 = default, t3 = default;
+            for (int q = 0; q < quadCount; q++)
             {
-                int* a0 = (int*)(a + (long)r * stride), a1 = (int*)(a + (long)(r + 1) * stride), a2 = (int*)(a + (long)(r + 2) * stride), a3 = (int*)(a + (long)(r + 3) * stride);
-                Vector256<int> s0 = default, t0 = default, s1 = default, t1 = default, s2 = default, t2 = default, s3 = default, t3 = default;
-                for (int q = 0; q < quadCount; q++)
+                Vector256<sbyte> w0 = Vector256.Load(low + q * 32);
+                Vector256<byte> x0 = Vector256.Create(a0[q]).AsByte(), x1 = Vector256.Create(a1[q]).AsByte();
+                Vector256<byte> x2 = Vector256.Create(a2[q]).AsByte(), x3 = Vector256.Create(a3[q]).AsByte();
+                s0 = AvxVnni.MultiplyWideningAndAdd(s0, x0, w0);
+                s1 = AvxVnni.MultiplyWideningAndAdd(s1, x1, w0);
+                s2 = AvxVnni.MultiplyWideningAndAdd(s2, x2, w0);
+                s3 = AvxVnni.MultiplyWideningAndAdd(s3, x3, w0);
+                if (THigh.IsOn)
                 {
-                    Vector256<sbyte> w0 = Vector256.Load(low + q * 32), w1 = Vector256.Load(high + q * 32);
-                    Vector256<byte> x0 = Vector256.Create(a0[q]).AsByte(), x1 = Vector256.Create(a1[q]).AsByte();
-                    Vector256<byte> x2 = Vector256.Create(a2[q]).AsByte(), x3 = Vector256.Create(a3[q]).AsByte();
-                    s0 = AvxVnni.MultiplyWideningAndAdd(s0, x0, w0);
+                    Vector256<sbyte> w1 = Vector256.Load(high + q * 32);
                     t0 = AvxVnni.MultiplyWideningAndAdd(t0, x0, w1);
-                    s1 = AvxVnni.MultiplyWideningAndAdd(s1, x1, w0);
                     t1 = AvxVnni.MultiplyWideningAndAdd(t1, x1, w1);
-                    s2 = AvxVnni.MultiplyWideningAndAdd(s2, x2, w0);
                     t2 = AvxVnni.MultiplyWideningAndAdd(t2, x2, w1);
-                    s3 = AvxVnni.MultiplyWideningAndAdd(s3, x3, w0);
                     t3 = AvxVnni.MultiplyWideningAndAdd(t3, x3, w1);
                 }
-                int* row = c + (long)r * width + column;
-                (s0 - lowShift).Store(row);
+            }
+            int* row = c + (long)r * width + column;
+            (s0 - lowShift).Store(row);
+            (s1 - lowShift).Store(row + width);
+            (s2 - lowShift).Store(row + 2 * width);
+            (s3 - lowShift).Store(row + 3 * width);
+            if (THigh.IsOn)
+            {
                 (t0 - highShift).Store(row + 8);
-                (s1 - lowShift).Store(row + width);
                 (t1 - highShift).Store(row + width + 8);
-                (s2 - lowShift).Store(row + 2 * width);
                 (t2 - highShift).Store(row + 2 * width + 8);
-                (s3 - lowShift).Store(row + 3 * width);
                 (t3 - highShift).Store(row + 3 * width + 8);
             }
-            for (; r < rows; r++)
+        }
+        for (; r < rows; r++)
+        {
+            int* ar = (int*)(a + (long)r * stride);
+            Vector256<int> s = default, t = default;
+            for (int q = 0; q < quadCount; q++)
             {
-                int* ar = (int*)(a + (long)r * stride);
-                Vector256<int> s = default, t = default;
-                for (int q = 0; q < quadCount; q++)
-                {
-                    var x = Vector256.Create(ar[q]).AsByte();
-                    s = AvxVnni.MultiplyWideningAndAdd(s, x, Vector256.Load(low + q * 32));
+                var x = Vector256.Create(ar[q]).AsByte();
+                s = AvxVnni.MultiplyWideningAndAdd(s, x, Vector256.Load(low + q * 32));
+                if (THigh.IsOn)
                     t = AvxVnni.MultiplyWideningAndAdd(t, x, Vector256.Load(high + q * 32));
-                }
-                (s - lowShift).Store(c + (long)r * width + column);
-                (t - highShift).Store(c + (long)r * width + column + 8);
             }
+            (s - lowShift).Store(c + (long)r * width + column);
+            if (THigh.IsOn)
+                (t - highShift).Store(c + (long)r * width + column + 8);
         }
     }
 
