@@ -81,10 +81,11 @@ public class GraphExecutorTests
         var quantized = PostTrainingQuantizer.Quantize(graph, calibration).Graph;
         var integer = new GraphExecutor(quantized);
         var floats = new GraphExecutor(quantized, integer: false);
-        Assert.Equal(7, integer.IntegerLayers);
-        // As codes: the stem's output to block.a and the shortcut, block.a's to block.b, the SE's first FC's to its
-        // second, the gated, Swish-activated output of block.b to block.c, and block.c's and the shortcut's to the join.
-        Assert.Equal(6, integer.CodeValues);
+        Assert.Equal(8, integer.IntegerLayers);
+        // As codes: the stem's dense convolution's output to its depthwise one, the stem's output to block.a and the
+        // shortcut, block.a's to block.b, the SE's first FC's to its second, the gated, Swish-activated output of block.b
+        // to block.c, and block.c's and the shortcut's to the join.
+        Assert.Equal(7, integer.CodeValues);
         Assert.Null(integer.Notice);
         Assert.Equal(0, floats.IntegerLayers);
         var head = quantized.Nodes.OfType<FakeQuantizeNode>().Single(node => node.Input == "head.features");
@@ -101,6 +102,7 @@ public class GraphExecutorTests
                 Assert.True(Math.Abs(want[i] - got[i]) <= step, $"logit {i}: {got[i]}, the FakeQuantize executor {want[i]}, step {step}");
             Assert.Contains("int8 depthwise conv", integer.StepSeconds.Keys);
             Assert.Contains("int8 pointwise conv", integer.StepSeconds.Keys);
+            Assert.Contains("int8 dense conv", integer.StepSeconds.Keys);
             Assert.Contains("quantized gate", integer.StepSeconds.Keys);
             Assert.Contains("quantized add", integer.StepSeconds.Keys);
         }
@@ -118,7 +120,7 @@ public class GraphExecutorTests
         var nodes = quantized.Nodes.Select(node => node is FakeQuantizeNode { Input: "stem" } fq ? fq with { Levels = 16 } : node).ToList();
         var coarse = new ModelGraph(quantized.Name, quantized.Input, quantized.Output, nodes, quantized.Constants, quantized.Metadata);
         var executor = new GraphExecutor(coarse);
-        Assert.Equal(5, executor.IntegerLayers);
+        Assert.Equal(6, executor.IntegerLayers);
         Assert.Contains("2 quantized layer(s) run in float", executor.Notice);
         Assert.Contains("layer 'block.a'", executor.Notice);
         var pixels = Pixels(2, 3);

@@ -104,6 +104,104 @@ public static unsafe class Int8Gemm
         });
     }
 
+    /// <summary>
+    /// A dense convolution of a quantized graph as the same integer GEMM over gathered rows: for each chunk of 64 output
+    /// positions, the codes of the taps each position reads (padding is level 0) go into one row of K = taps · Cin bytes
+    /// in this thread's scratch, and the chunk is multiplied and stored as <see cref="Convolve"/> does. The weights are
+    /// packed in that order, [Cout, taps, Cin] (<see cref="PackGathered"/>). X3D's stem (3 input channels, 1x3x3 taps) is
+    /// the layer this is for: an im2col that never leaves the cache. x must stay readable 16 bytes past its end.
+    /// </summary>
+    public static void ConvolveGathered(in Int8Tensor y, in Int8Tensor x, Int8Weights weights, float* multiplier, float* bias, in ConvGeometry g,
+        Activation activation)
+    {
+        g.Validate();
+        if (!x.IsCodes || weights.K != g.KernelVolume * g.InChannels || weights.N != g.OutChannels)
+            throw new ArgumentException($"Int8Gemm: a gathered convolution needs codes in and {g.OutChannels} x {g.KernelVolume * g.InChannels} weights: {g}");
+        var (path, input, output, geometry) = (CheckedPath(), CheckedInput(x), y, g);
+        int n = weights.N, k = weights.K, width = PaddedWidth(n);
+        long rows = g.OutputLength / g.OutChannels;
+        CpuParallel.For(CpuParallel.ChunkCount(rows, RowsPerChunk), chunk =>
+        {
+            long start = (long)chunk * RowsPerChunk;
+            int count = (int)Math.Min(RowsPerChunk, rows - start);
+            // Slack after the last row: a quad read past its end (meeting zero weights) and a 16-byte copy's spill.
+            byte* gathered = (byte*)Scratch.Get(ScratchSlot.Chunk, ((long)RowsPerChunk * k + 16) / 4 + 1);
+            Gather(gathered, input, geometry, start, count);
+            int* sums = (int*)Scratch.Get(ScratchSlot.CallPartials, (long)RowsPerChunk * width);
+            MultiplyChunk(path, sums, Int8Tensor.AsCodes(gathered, input.Step, input.Lowest, input.Highest), weights, count);
+            Requantize.StoreRows(output.At(start * n), sums, multiplier, bias, count, n, width, activation);
+        });
+    }
+
+    /// <summary>Dense convolution weight levels [Cout, Cin, taps] (the graph's order) packed as [Cout, taps, Cin] for <see cref="ConvolveGathered"/>.</summary>
+    public static Int8Weights PackGathered(ReadOnlySpan<sbyte> levels, int outputs, int inputs, int taps)
+    {
+        if (levels.Length != (long)outputs * inputs * taps)
+            throw new ArgumentException($"Int8Gemm: {levels.Length} weights are not {outputs} x {inputs} x {taps}.");
+        var reordered = new sbyte[levels.Length];
+        for (int o = 0; o < outputs; o++)
+            for (int i = 0; i < inputs; i++)
+                for (int tap = 0; tap < taps; tap++)
+                    reordered[((long)o * taps + tap) * inputs + i] = levels[(o * inputs + i) * taps + tap];
+        return new Int8Weights(reordered, outputs, inputs * taps);
+    }
+
+    // rows [count, taps · Cin] for output positions start.., channels-last: each tap's Cin codes, or level 0 (the byte
+    // `shift`) where the tap falls in the padding. A (depth, height) tap pair whose width taps all lie inside the input
+    // row is one contiguous copy (kW · Cin bytes on both sides); the position advances by counters, not divisions.
+    static void Gather(byte* rows, in Int8Tensor x, in ConvGeometry g, long start, int count)
+    {
+        int cin = g.InChannels, k = g.KernelVolume * cin, span = g.KernelWidth * cin;
+        byte zero = (byte)x.Shift;
+        int ox = (int)(start % g.OutWidth), oy = (int)(start / g.OutWidth % g.OutHeight), oz = (int)(start / g.OutWidth / g.OutHeight % g.OutDepth);
+        long n = start / g.OutWidth / g.OutHeight / g.OutDepth;
+        for (int r = 0; r < count; r++)
+        {
+            byte* row = rows + (long)r * k;
+            int firstX = ox * g.StrideWidth - g.PadWidth;
+            bool widthInside = firstX >= 0 && firstX + g.KernelWidth <= g.InWidth;
+            for (int kz = 0; kz < g.KernelDepth; kz++)
+                for (int ky = 0; ky < g.KernelHeight; ky++, row += span)
+                {
+                    int iz = oz * g.StrideDepth - g.PadDepth + kz, iy = oy * g.StrideHeight - g.PadHeight + ky;
+                    if (iz < 0 || iz >= g.InDepth || iy < 0 || iy >= g.InHeight)
+                    {
+                        new Span<byte>(row, span).Fill(zero);
+                        continue;
+                    }
+                    byte* source = x.Codes + ((n * g.InDepth + iz) * g.InHeight + iy) * g.InWidth * cin;
+                    if (widthInside)
+                    {
+                        // Up to 16 bytes as one vector: the stem's 9. What it writes past the span, later spans overwrite.
+                        if (span <= 16)
+                            Vector128.Load(source + (long)firstX * cin).Store(row);
+                        else
+                            Unsafe.CopyBlockUnaligned(row, source + (long)firstX * cin, (uint)span);
+                        continue;
+                    }
+                    for (int kx = 0; kx < g.KernelWidth; kx++)
+                    {
+                        int ix = firstX + kx;
+                        for (int c = 0; c < cin; c++)
+                            row[kx * cin + c] = ix >= 0 && ix < g.InWidth ? source[(long)ix * cin + c] : zero;
+                    }
+                }
+            if (++ox == g.OutWidth)
+            {
+                ox = 0;
+                if (++oy == g.OutHeight)
+                {
+                    oy = 0;
+                    if (++oz == g.OutDepth)
+                    {
+                        oz = 0;
+                        n++;
+                    }
+                }
+            }
+        }
+    }
+
     static Int8Path CheckedPath()
     {
         var path = Path;

@@ -38,9 +38,9 @@ interface ICodeReader
 }
 
 /// <summary>
-/// A pointwise or depthwise convolution of a quantized graph in integers: its input's FakeQuantize (levels 256, one
-/// range, on u8 or s8 codes) applied as codes, the int8 weights, exact integer sums (s32 GEMM for pointwise,
-/// <see cref="Int8DepthwiseConv"/> for depthwise), then one pass out with the scales, the bias and the activation.
+/// A convolution of a quantized graph in integers: its input's FakeQuantize (levels 256, one range, on u8 or s8 codes)
+/// applied as codes, the int8 weights, exact integer sums (an s32 GEMM for pointwise, the same over gathered taps for
+/// dense, <see cref="Int8DepthwiseConv"/> for depthwise), then one pass out with the scales, the bias and the activation.
 /// It gives what the FakeQuantize executor gives up to float rounding (the integer sums are exact where float sums
 /// round). Its input is the value before the input's FakeQuantize, that FakeQuantize's output, or its codes when the
 /// step that makes them stores codes; its output is floats, floats on the grid of the FakeQuantize that alone reads
@@ -53,10 +53,11 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
     readonly int outputs;
     readonly Int8Weights? pointwise;
     readonly float[]? depthwise;
+    readonly bool dense;
     readonly float[] multiplier;
     readonly Activation activation;
 
-    Int8ConvStep(ConvNode node, string input, QuantizerGrid inputGrid, Int8Weight weight, bool isDepthwise, Activation activation,
+    Int8ConvStep(ConvNode node, string input, QuantizerGrid inputGrid, Int8Weight weight, bool isDepthwise, bool isDense, Activation activation,
         QuantizerGrid outputGrid, string output) : base(node.Name, output)
     {
         this.node = node;
@@ -67,8 +68,11 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
         var shape = weight.Weight.Shape;
         outputs = shape[0];
         int perChannel = shape.Skip(1).Aggregate(1, (a, b) => a * b);
+        dense = isDense;
         if (isDepthwise)
             depthwise = Int8DepthwiseConv.Pack(weight.Values, outputs, perChannel);
+        else if (isDense)
+            pointwise = Int8Gemm.PackGathered(weight.Values, outputs, shape[1], shape[2] * shape[3] * shape[4]);
         else
             pointwise = Int8Gemm.Pack(weight.Values, outputs, perChannel);
         multiplier = GC.AllocateArray<float>(outputs, pinned: true);
@@ -78,9 +82,9 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
 
     /// <summary>
     /// The integer form of <paramref name="conv"/>, or null with the reason when it has none: a pointwise convolution
-    /// (1x1x1, no padding, equal height and width strides) or a depthwise one (one input channel per group, up to
-    /// <see cref="Int8DepthwiseConv.MaxTaps"/> taps) whose input has a 256-level per-tensor FakeQuantize from 0 or
-    /// signed symmetric (u8 or s8 codes) and whose weight a symmetric 255-level one.
+    /// (1x1x1, no padding, equal height and width strides), a depthwise one (one input channel per group, up to
+    /// <see cref="Int8DepthwiseConv.MaxTaps"/> taps) or any other ungrouped one, whose input has a 256-level per-tensor
+    /// FakeQuantize from 0 or signed symmetric (u8 or s8 codes) and whose weight a symmetric 255-level one.
     /// </summary>
     /// <remarks>
     /// <paramref name="input"/> is the value the codes are made from: the input FakeQuantize's input, or its output where
@@ -102,7 +106,9 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
         int taps = shape[2] * shape[3] * shape[4];
         bool isPointwise = conv.Groups == 1 && taps == 1 && conv.Pads.All(pad => pad == 0) && conv.Strides[0] == 1 && conv.Strides[1] == conv.Strides[2];
         bool isDepthwise = conv.Groups == shape[0] && shape[1] == 1 && taps <= Int8DepthwiseConv.MaxTaps;
-        if (!isPointwise && !isDepthwise)
+        // Any other ungrouped convolution (the stem) is a GEMM over gathered taps.
+        bool isDense = !isPointwise && !isDepthwise && conv.Groups == 1;
+        if (!isPointwise && !isDepthwise && !isDense)
             return null;
         var grid = QuantizerGrid.Of(context, inputQuantizer);
         if (inputQuantizer.Levels != 256 || !grid.HasCodes)
@@ -112,8 +118,8 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
         }
         var outputGrid = outputQuantizer is null ? default : QuantizerGrid.Of(context, outputQuantizer);
         return outputGrid.Step > 0
-            ? new Int8ConvStep(conv, input(inputQuantizer), grid, weight, isDepthwise, activation, outputGrid, outputQuantizer!.Output)
-            : new Int8ConvStep(conv, input(inputQuantizer), grid, weight, isDepthwise, activation, default, output);
+            ? new Int8ConvStep(conv, input(inputQuantizer), grid, weight, isDepthwise, isDense, activation, outputGrid, outputQuantizer!.Output)
+            : new Int8ConvStep(conv, input(inputQuantizer), grid, weight, isDepthwise, isDense, activation, default, output);
     }
 
     /// <summary>The value it reads (see <see cref="TryCreate"/>).</summary>
@@ -136,19 +142,23 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
 
     public override IReadOnlyList<string> Inputs => node.Bias is null ? [Input] : [Input, node.Bias];
 
-    public override string Kind(ExecutionPlan plan) => depthwise is null ? "int8 pointwise conv" : "int8 depthwise conv";
+    public override string Kind(ExecutionPlan plan) => depthwise is not null ? "int8 depthwise conv" : dense ? "int8 dense conv" : "int8 pointwise conv";
+
+    // Depthwise and dense convolutions gather taps from the whole input, as codes in memory (quantized into scratch when
+    // they do not arrive so).
+    bool GathersTaps => depthwise is not null || dense;
 
     // Scratch in floats: the subsampled input of a strided pointwise convolution, or the codes of a depthwise one's
     // input when they do not arrive as codes.
     public override long ScratchLength(ExecutionPlan plan)
     {
-        if (depthwise is not null)
+        if (GathersTaps)
             return ReadsCodes ? 0 : CodeFloats(plan.Slot(Input).Length);
         return Stride == 1 ? 0 : PointwiseRows(plan) * plan.Shape(Input)[1] / (ReadsCodes ? 4 : 1) + 1;
     }
 
-    /// <summary>Floats that hold <paramref name="count"/> byte codes, with room for a quad read past the last one.</summary>
-    public static long CodeFloats(long count) => count / 4 + 2;
+    /// <summary>Floats that hold <paramref name="count"/> byte codes, with room for a read of up to 16 bytes past the last one.</summary>
+    public static long CodeFloats(long count) => count / 4 + 5;
 
     int Stride => node.Strides[1];
 
@@ -161,7 +171,7 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
     public override void Run(ExecutionPlan plan)
     {
         var x = plan.Slot(Input);
-        if (x.Shape.Length != 5 || (depthwise is null ? x.Channels != pointwise!.K : x.Channels != outputs))
+        if (x.Shape.Length != 5 || (depthwise is null && !dense && x.Channels != pointwise!.K) || (depthwise is not null && x.Channels != outputs))
             throw new ArgumentException($"input {ShapeInference.Format(x.Shape)} does not have the weight's channels");
         float* source = plan.Pointer(x);
         float* output = plan.Pointer(Output);
@@ -169,7 +179,7 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
         float* bias = node.Bias is null ? null : plan.Pointer(node.Bias);
         fixed (float* scale = multiplier)
         {
-            if (depthwise is not null)
+            if (GathersTaps)
             {
                 byte* codes = (byte*)source;
                 if (!ReadsCodes)
@@ -178,8 +188,12 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
                     Requantize.ToByteCodes(codes, source, inputGrid.Step, inputGrid.Lowest, inputGrid.Highest, inputGrid.AsCodes(codes).Shift,
                         x.Length / x.Channels, x.Channels, x.Channels);
                 }
-                Int8DepthwiseConv.Convolve(y, inputGrid.AsCodes(codes), depthwise, scale, bias, ConvStep.Geometry(node, plan, Input), activation,
-                    RowSumsFor is null ? null : RowSumsFor.RowSums(plan));
+                var geometry = ConvStep.Geometry(node, plan, Input);
+                if (dense)
+                    Int8Gemm.ConvolveGathered(y, inputGrid.AsCodes(codes), pointwise!, scale, bias, geometry, activation);
+                else
+                    Int8DepthwiseConv.Convolve(y, inputGrid.AsCodes(codes), depthwise!, scale, bias, geometry, activation,
+                        RowSumsFor is null ? null : RowSumsFor.RowSums(plan));
                 return;
             }
             if (Stride != 1)
