@@ -154,7 +154,8 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
     {
         if (GathersTaps)
             return ReadsCodes ? 0 : CodeFloats(plan.Slot(Input).Length);
-        return Stride == 1 ? 0 : PointwiseRows(plan) * plan.Shape(Input)[1] / (ReadsCodes ? 4 : 1) + 1;
+        long values = PointwiseRows(plan) * plan.Shape(Input)[1];
+        return Stride == 1 ? 0 : ReadsCodes ? CodeFloats(values) : values;
     }
 
     /// <summary>Floats that hold <paramref name="count"/> byte codes, with room for a read of up to 16 bytes past the last one.</summary>
