@@ -148,8 +148,8 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
     // they do not arrive so).
     bool GathersTaps => depthwise is not null || dense;
 
-    // Scratch in floats: the subsampled input of a strided pointwise convolution, or the codes of a depthwise one's
-    // input when they do not arrive as codes.
+    // Scratch in floats: the subsampled input of a strided pointwise convolution, or the codes of a depthwise or dense
+    // one's input when they do not arrive as codes.
     public override long ScratchLength(ExecutionPlan plan)
     {
         if (GathersTaps)
