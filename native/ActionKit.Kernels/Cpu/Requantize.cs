@@ -37,6 +37,10 @@ public static unsafe class Requantize
         Quantize(codes, x, step, lowest, highest, shift, rows, k, depth);
     }
 
+    /// <summary>codes [rows, k] = the codes of x [rows, k] on the grid of <paramref name="codes"/> (a whole tensor quantized once).</summary>
+    public static void ToByteCodes(in Int8Tensor codes, float* x, long rows, int k) =>
+        ToByteCodes(codes.Codes, x, codes.Step, codes.Lowest, codes.Highest, codes.Shift, rows, k, k);
+
     /// <summary>
     /// wide [rows, depth] = codes - shift as 16-bit levels, zero from k to depth, for codes [rows, k] stored with
     /// <paramref name="stride"/> bytes a row: byte codes made ready for the vpmaddwd paths.

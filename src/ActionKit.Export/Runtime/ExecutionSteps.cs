@@ -451,8 +451,7 @@ sealed unsafe class FakeQuantizeStep(FakeQuantizeNode node, QuantizerGrid grid) 
         var x = plan.Slot(node.Input);
         if (StoresCodes)
         {
-            byte* codes = (byte*)plan.Pointer(Output);
-            Requantize.ToByteCodes(codes, plan.Pointer(x), grid.Step, grid.Lowest, grid.Highest, grid.AsCodes(codes).Shift, x.Length / x.Channels, x.Channels, x.Channels);
+            Requantize.ToByteCodes(grid.AsCodes((byte*)plan.Pointer(Output)), plan.Pointer(x), x.Length / x.Channels, x.Channels);
             return;
         }
         int ranges = plan.Context.Data(node.Low).Length;

@@ -186,8 +186,7 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
                 if (!ReadsCodes)
                 {
                     codes = (byte*)plan.Scratch(this);
-                    Requantize.ToByteCodes(codes, source, inputGrid.Step, inputGrid.Lowest, inputGrid.Highest, inputGrid.AsCodes(codes).Shift,
-                        x.Length / x.Channels, x.Channels, x.Channels);
+                    Requantize.ToByteCodes(inputGrid.AsCodes(codes), source, x.Length / x.Channels, x.Channels);
                 }
                 var geometry = ConvStep.Geometry(node, plan, Input);
                 if (dense)
