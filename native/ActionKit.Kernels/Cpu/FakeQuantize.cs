@@ -91,7 +91,7 @@ public static unsafe class FakeQuantize
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<float> Levels(Vector512<float> x, in Grid512 grid)
     {
-        x = Vector512.Min(Vector512.Max(x, grid.Bottom), grid.Top);
+        x = Vector512.MinNative(Vector512.MaxNative(x, grid.Bottom), grid.Top);
         var estimate = x * grid.Reciprocal;
         return Vector512.Round(Avx512F.FusedMultiplyAdd(Avx512F.FusedMultiplyAddNegated(estimate, grid.Step, x), grid.Reciprocal, estimate));
     }
@@ -106,7 +106,7 @@ public static unsafe class FakeQuantize
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> Levels(Vector256<float> x, in Grid grid)
     {
-        x = Vector256.Min(Vector256.Max(x, grid.Bottom), grid.Top);
+        x = Vector256.MinNative(Vector256.MaxNative(x, grid.Bottom), grid.Top);
         if (!Fma.IsSupported)
             return Vector256.Round(x / grid.Step);
         var estimate = x * grid.Reciprocal;

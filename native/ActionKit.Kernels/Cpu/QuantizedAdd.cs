@@ -43,7 +43,7 @@ public static unsafe class QuantizedAdd
             for (; i + 8 <= length; i += 8)
             {
                 var sum = Load(a, i) + Load(b, i);
-                (relu ? Vector256.Max(sum, Vector256<float>.Zero) : sum).Store(values + i);
+                (relu ? Vector256.MaxNative(sum, Vector256<float>.Zero) : sum).Store(values + i);
             }
         for (; i < length; i++)
         {
@@ -62,7 +62,7 @@ public static unsafe class QuantizedAdd
         {
             int i = Math.Min(i0, length - 16);
             var sum = Load16(a, i) + Load16(b, i);
-            Requantize.Store16(y, i, relu ? Vector512.Max(sum, Vector512<float>.Zero) : sum, grid);
+            Requantize.Store16(y, i, relu ? Vector512.MaxNative(sum, Vector512<float>.Zero) : sum, grid);
         }
     }
 

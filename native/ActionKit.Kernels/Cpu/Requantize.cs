@@ -88,8 +88,8 @@ public static unsafe class Requantize
             if (Vector256.IsHardwareAccelerated)
                 for (; i + 16 <= k; i += 16)
                 {
-                    var first = Vector256.ConvertToInt32(FakeQuantize.Levels(Vector256.Load(source + i), grid)) + offset;
-                    var second = Vector256.ConvertToInt32(FakeQuantize.Levels(Vector256.Load(source + i + 8), grid)) + offset;
+                    var first = Vector256.ConvertToInt32Native(FakeQuantize.Levels(Vector256.Load(source + i), grid)) + offset;
+                    var second = Vector256.ConvertToInt32Native(FakeQuantize.Levels(Vector256.Load(source + i + 8), grid)) + offset;
                     var words = Vector256.Narrow(first, second);
                     if (typeof(TCode) == typeof(byte))
                         Vector128.Narrow(words.GetLower().AsUInt16(), words.GetUpper().AsUInt16()).Store((byte*)(target + i));
@@ -99,7 +99,7 @@ public static unsafe class Requantize
             // Rows as short as X3D's (24, 54 inputs) leave up to 15 values: 8 more in one vector before the loop.
             if (Vector256.IsHardwareAccelerated && i + 8 <= k)
             {
-                var levels = Vector256.ConvertToInt32(FakeQuantize.Levels(Vector256.Load(source + i), grid)) + offset;
+                var levels = Vector256.ConvertToInt32Native(FakeQuantize.Levels(Vector256.Load(source + i), grid)) + offset;
                 var words = Vector128.Narrow(levels.GetLower(), levels.GetUpper());
                 if (typeof(TCode) == typeof(byte))
                     *(ulong*)(target + i) = Vector128.Narrow(words.AsUInt16(), words.AsUInt16()).AsUInt64().ToScalar();
@@ -182,7 +182,7 @@ public static unsafe class Requantize
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<float> Activate(Vector512<float> value, Activation activation) => activation switch
     {
-        Activation.Relu => Vector512.Max(value, Vector512<float>.Zero),
+        Activation.Relu => Vector512.MaxNative(value, Vector512<float>.Zero),
         Activation.Swish => SwishActivation.Forward<Simd512, Vector512<float>>(value),
         _ => value,
     };
@@ -198,7 +198,7 @@ public static unsafe class Requantize
         }
         var level = FakeQuantize.Levels(value, grid);
         if (y.IsCodes)
-            Avx512F.ConvertToVector128Byte(Vector512.ConvertToInt32(level) + Vector512.Create(y.Shift)).Store(y.Codes + at);
+            Avx512F.ConvertToVector128Byte(Vector512.ConvertToInt32Native(level) + Vector512.Create(y.Shift)).Store(y.Codes + at);
         else
             (level * grid.Step).Store(y.Values + at);
     }
@@ -236,7 +236,7 @@ public static unsafe class Requantize
                     if (bias != null)
                         value += Vector256.Load(bias + at);
                     if (activation == Activation.Relu)
-                        value = Vector256.Max(value, Vector256<float>.Zero);
+                        value = Vector256.MaxNative(value, Vector256<float>.Zero);
                     value.Store(target + at);
                 }
                 o = n;
