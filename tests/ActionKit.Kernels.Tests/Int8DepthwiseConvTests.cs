@@ -123,9 +123,13 @@ public unsafe class Int8DepthwiseConvTests
             }
     }
 
-    /// <summary>The row sums a depthwise convolution takes as it writes give the global pool of what it wrote.</summary>
+    /// <summary>
+    /// The row sums a depthwise convolution takes as it writes give the global pool of its float output, at every width,
+    /// and the same bits when the output goes out as codes instead (the squeeze-excitation case): sums of the floats,
+    /// with the codes the levels of those floats.
+    /// </summary>
     [Fact]
-    public void RowSumsGiveTheGlobalPoolOfTheOutput()
+    public void RowSumsGiveTheGlobalPoolOfTheFloatOutputInEveryOutputForm()
     {
         var g = new ConvGeometry(2, 3, 9, 11, 21, 21, 3, 3, 3, StrideHeight: 2, StrideWidth: 2, PadDepth: 1, PadHeight: 1, PadWidth: 1);
         var random = new Random(8);
@@ -136,16 +140,33 @@ public unsafe class Int8DepthwiseConvTests
         var bias = Enumerable.Range(0, g.InChannels).Select(_ => random.NextSingle() - 0.5f).ToArray();
         int rows = g.OutDepth * g.OutHeight;
         long positions = (long)rows * g.OutWidth;
-        var (output, rowSums) = (new float[g.OutputLength], new float[g.Batch * rows * g.InChannels]);
-        var (want, got) = (new float[g.Batch * g.InChannels], new float[g.Batch * g.InChannels]);
-        fixed (byte* pc = codes)
-        fixed (float* py = output, ps = rowSums, pm = multiplier, pb = bias, pw = want, pg = got)
-        {
-            Int8DepthwiseConv.Convolve(Int8Tensor.Floats(py), Int8Tensor.AsCodes(pc, 0.02f, 0, 255), packed, pm, pb, g, Activation.None, ps);
-            GlobalAveragePool.Forward(pw, py, g.Batch, positions, g.InChannels);
-            GlobalAveragePool.FromRowSums(pg, ps, g.Batch, rows, positions, g.InChannels);
-        }
-        for (int i = 0; i < want.Length; i++)
-            Assert.Equal(want[i], got[i], 1e-5f * MathF.Max(1, MathF.Abs(want[i])));
+        const float step = 0.011f;
+        foreach (var activation in new[] { Activation.None, Activation.Swish })
+            foreach (int width in TestArrays.Widths)
+                foreach (var (lowest, highest) in new[] { (0f, 255f), (-128f, 127f) })
+                {
+                    var (output, outCodes) = (new float[g.OutputLength], new byte[g.OutputLength]);
+                    var (rowSums, codeRowSums) = (new float[g.Batch * rows * g.InChannels], new float[g.Batch * rows * g.InChannels]);
+                    var (want, got) = (new float[g.Batch * g.InChannels], new float[g.Batch * g.InChannels]);
+                    TestArrays.With(width, 2, () =>
+                    {
+                        fixed (byte* pc = codes, po = outCodes)
+                        fixed (float* py = output, ps = rowSums, pcs = codeRowSums, pm = multiplier, pb = bias, pw = want, pg = got)
+                        {
+                            var x = Int8Tensor.AsCodes(pc, 0.02f, 0, 255);
+                            Int8DepthwiseConv.Convolve(Int8Tensor.Floats(py), x, packed, pm, pb, g, activation, ps);
+                            Int8DepthwiseConv.Convolve(Int8Tensor.AsCodes(po, step, lowest, highest), x, packed, pm, pb, g, activation, pcs);
+                            GlobalAveragePool.Forward(pw, py, g.Batch, positions, g.InChannels);
+                            GlobalAveragePool.FromRowSums(pg, ps, g.Batch, rows, positions, g.InChannels);
+                        }
+                    });
+                    for (int i = 0; i < want.Length; i++)
+                        Assert.Equal(want[i], got[i], 1e-5f * MathF.Max(1, MathF.Abs(want[i])));
+                    Assert.Equal(rowSums, codeRowSums);
+                    int shift = lowest < 0 ? 128 : 0;
+                    for (int i = 0; i < output.Length; i++)
+                        Assert.True(outCodes[i] - shift == Math.Clamp(MathF.Round(output[i] / step), lowest, highest),
+                            $"width {width} {activation} output {i}: code {outCodes[i]} for {output[i]}");
+                }
     }
 }

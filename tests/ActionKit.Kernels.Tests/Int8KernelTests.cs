@@ -277,7 +277,7 @@ public unsafe class Int8KernelTests
     /// <summary>
     /// The quantized gate gives what the FakeQuantize executor's three steps give: the input's FakeQuantize, the
     /// per-clip product with its activation (<see cref="ChannelScale.Forward"/>), the output's FakeQuantize; as floats on
-    /// the output grid and as its codes.
+    /// the output grid and as its codes, from the input as floats and as its codes (u8 and s8).
     /// </summary>
     [Theory]
     [InlineData(Activation.None)]
@@ -292,24 +292,31 @@ public unsafe class Int8KernelTests
         // At every vector width, against the executor's steps at the same width (Swish's reciprocal estimate is the
         // width's own).
         foreach (int width in TestArrays.Widths)
-        {
-            var want = new float[x.Length];
-            var (onGrid, codes) = (new float[x.Length], new byte[x.Length]);
-            TestArrays.With(width, 2, () =>
+            foreach (var (lowest, highest) in new[] { (-128f, 127f), (0f, 255f) })
             {
-                fixed (float* px = x, pg = gate, pw = want, py = onGrid)
-                fixed (byte* pc = codes)
+                var want = new float[x.Length];
+                var (onGrid, codes, fromCodes) = (new float[x.Length], new byte[x.Length], new float[x.Length]);
+                int shift = lowest < 0 ? 128 : 0;
+                var inputCodes = x.Select(v => (byte)(Math.Clamp(MathF.Round(v / xStep), lowest, highest) + shift)).ToArray();
+                TestArrays.With(width, 2, () =>
                 {
-                    FakeQuantize.OnGrid(pw, px, xStep, -128, 127, x.Length);
-                    ChannelScale.Forward(pw, pw, pg, batch, positions, channels, activation);
-                    FakeQuantize.OnGrid(pw, pw, yStep, -128, 127, x.Length);
-                    ChannelScale.ForwardQuantized(Int8Tensor.OnGrid(py, yStep, -128, 127), Int8Tensor.OnGrid(px, xStep, -128, 127), pg, batch, positions, channels, activation);
-                    ChannelScale.ForwardQuantized(Int8Tensor.AsCodes(pc, yStep, -128, 127), Int8Tensor.OnGrid(px, xStep, -128, 127), pg, batch, positions, channels, activation);
-                }
-            });
-            Assert.Equal(want, onGrid);
-            Assert.Equal(want, codes.Select(code => (code - 128) * yStep));
-        }
+                    fixed (float* px = x, pg = gate, pw = want, py = onGrid, pf = fromCodes)
+                    fixed (byte* pc = codes, pi = inputCodes)
+                    {
+                        FakeQuantize.OnGrid(pw, px, xStep, lowest, highest, x.Length);
+                        ChannelScale.Forward(pw, pw, pg, batch, positions, channels, activation);
+                        FakeQuantize.OnGrid(pw, pw, yStep, -128, 127, x.Length);
+                        var input = Int8Tensor.OnGrid(px, xStep, lowest, highest);
+                        ChannelScale.ForwardQuantized(Int8Tensor.OnGrid(py, yStep, -128, 127), input, pg, batch, positions, channels, activation);
+                        ChannelScale.ForwardQuantized(Int8Tensor.AsCodes(pc, yStep, -128, 127), input, pg, batch, positions, channels, activation);
+                        var asCodes = Int8Tensor.AsCodes(pi, xStep, lowest, highest);
+                        ChannelScale.ForwardQuantized(Int8Tensor.OnGrid(pf, yStep, -128, 127), asCodes, pg, batch, positions, channels, activation);
+                    }
+                });
+                Assert.Equal(want, onGrid);
+                Assert.Equal(want, codes.Select(code => (code - 128) * yStep));
+                Assert.Equal(want, fromCodes);
+            }
     }
 
     [Fact]

@@ -25,14 +25,14 @@ public static unsafe class ChannelScale
 
     /// <summary>
     /// The gate of a quantized graph: y = act(q(x) · scale) with q the per-tensor FakeQuantize grid of x
-    /// (<paramref name="x"/> given on it or not: the levels are the same), stored as floats, on y's own grid, or as its
-    /// codes (<see cref="Int8Tensor"/>), one chunk of rows at a time while it is in cache: the FakeQuantize before the
-    /// product and the one after the activation cost no passes of their own.
+    /// (<paramref name="x"/> as floats given on it or not, the levels being the same, or as its codes), stored as floats,
+    /// on y's own grid, or as its codes (<see cref="Int8Tensor"/>), one chunk of rows at a time while it is in cache: the
+    /// FakeQuantize before the product and the one after the activation cost no passes of their own.
     /// </summary>
     public static void ForwardQuantized(in Int8Tensor y, in Int8Tensor x, float* scale, int batch, long positions, int channels, Activation activation)
     {
-        if (x.IsCodes || !(x.Step > 0))
-            throw new ArgumentException("ChannelScale: a quantized gate needs its input as floats with their grid.");
+        if (!(x.Step > 0))
+            throw new ArgumentException("ChannelScale: a quantized gate needs its input on a grid, as floats or codes.");
         var (target, source) = (y, x);
         const int rowsPerChunk = 64;
         long rows = batch * positions;
@@ -51,20 +51,26 @@ public static unsafe class ChannelScale
             var grid = new FakeQuantize.Grid(source.Step, source.Lowest, source.Highest);
             for (int r = 0; r < count; r++)
             {
-                float* row = source.Values + (start + r) * channels, gate = scale + (start + r) / positions * channels, value = values + (long)r * channels;
+                long at = (start + r) * channels;
+                float* row = source.Values + at, gate = scale + (start + r) / positions * channels, value = values + (long)r * channels;
+                byte* codes = source.Codes + at;
                 int c = 0;
                 // The last vector ends at the row's end, overlapping the one before it (no scalar divisions for 54 channels).
                 if (Vector256.IsHardwareAccelerated && channels >= 8)
                 {
                     for (int c0 = 0; c0 < channels; c0 += 8)
                     {
-                        int at = Math.Min(c0, channels - 8);
-                        (FakeQuantize.Levels(Vector256.Load(row + at), grid) * grid.Step * Vector256.Load(gate + at)).Store(value + at);
+                        int o = Math.Min(c0, channels - 8);
+                        var levels = source.IsCodes ? Simd256.LoadBytes(codes + o) - Vector256.Create((float)source.Shift) : FakeQuantize.Levels(Vector256.Load(row + o), grid);
+                        (levels * grid.Step * Vector256.Load(gate + o)).Store(value + o);
                     }
                     c = channels;
                 }
                 for (; c < channels; c++)
-                    value[c] = Math.Clamp(MathF.Round(row[c] / source.Step), source.Lowest, source.Highest) * source.Step * gate[c];
+                {
+                    float level = source.IsCodes ? codes[c] - source.Shift : Math.Clamp(MathF.Round(row[c] / source.Step), source.Lowest, source.Highest);
+                    value[c] = level * source.Step * gate[c];
+                }
             }
             // Inside a chunk, the activation's own parallel loop runs on this thread.
             if (activation == Activation.Relu)
@@ -84,10 +90,12 @@ public static unsafe class ChannelScale
         for (long r = start; r < start + count; r++)
         {
             float* row = x.Values + r * channels, gate = scale + r / positions * channels;
+            byte* codes = x.Codes + r * channels;
             for (int c0 = 0; c0 < channels; c0 += 16)
             {
                 int c = Math.Min(c0, channels - 16);
-                var value = FakeQuantize.Levels(Vector512.Load(row + c), input) * input.Step * Vector512.Load(gate + c);
+                var levels = x.IsCodes ? Simd512.LoadBytes(codes + c) - Vector512.Create((float)x.Shift) : FakeQuantize.Levels(Vector512.Load(row + c), input);
+                var value = levels * input.Step * Vector512.Load(gate + c);
                 Requantize.Store16(y, r * channels + c, Requantize.Activate(value, activation), output);
             }
         }

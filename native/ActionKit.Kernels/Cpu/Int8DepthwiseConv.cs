@@ -32,9 +32,10 @@ public static unsafe class Int8DepthwiseConv
 
     /// <summary>
     /// y [N, oD, oH, oW, C] = act(Σ_taps codes(x) · w · multiplier + bias) for x [N, D, H, W, C] as codes, w the
-    /// weight levels from <see cref="Pack"/> (zero padding is level 0). With <paramref name="rowSums"/> (y as plain
-    /// floats), each output row's sum over its positions goes to rowSums [N · oD · oH, C] as the row is written, for
-    /// <see cref="GlobalAveragePool.FromRowSums"/>: a global pool of y that does not read y again.
+    /// weight levels from <see cref="Pack"/> (zero padding is level 0). With <paramref name="rowSums"/>, each output row's
+    /// sum over its positions of the float outputs (before y's grid, when y has one) goes to rowSums [N · oD · oH, C] as
+    /// the row is written, for <see cref="GlobalAveragePool.FromRowSums"/>: a global pool of the float output that does
+    /// not read it again, while y itself may go out as the codes that a squeeze-excitation gate reads.
     /// </summary>
     public static void Convolve(in Int8Tensor y, in Int8Tensor x, float[] weights, float* multiplier, float* bias, in ConvGeometry g, Activation activation,
         float* rowSums = null)
@@ -42,8 +43,6 @@ public static unsafe class Int8DepthwiseConv
         g.Validate();
         if (!x.IsCodes || g.InChannels != g.OutChannels || g.KernelVolume > MaxTaps || weights.Length != g.KernelVolume * g.InChannels)
             throw new ArgumentException($"Int8DepthwiseConv: needs codes in, one channel per group and {g.KernelVolume} x {g.InChannels} weights: {g}");
-        if (rowSums != null && (y.IsCodes || y.Step > 0))
-            throw new ArgumentException("Int8DepthwiseConv: row sums are taken of a plain float output only.");
         fixed (float* w = weights)
         {
             var job = new RowsJob(y, x, w, multiplier, bias, g, activation, rowSums);
@@ -66,15 +65,24 @@ public static unsafe class Int8DepthwiseConv
             });
         }
 
-        // One output row (n, z, y): its sums in this thread's scratch, then stored through the requantizing end.
+        // One output row (n, z, y): its sums in this thread's scratch, then stored through the requantizing end. With
+        // row sums, the row's floats are made in scratch first, summed there and then put on y's grid or codes.
         void Row<TSimd, TVector>(float* sums, int row) where TSimd : struct, ISimd<TVector> where TVector : struct
         {
             var (n, z, yy) = AxisTaps.RowAt(row, g.OutDepth, g.OutHeight);
             SumRow<TSimd, TVector>(sums, n, z, yy);
             long outputRow = ((long)n * g.OutDepth + z) * g.OutHeight + yy, first = outputRow * RowLength;
-            Requantize.StoreRows(y.At(first), sums, multiplier, bias, g.OutWidth, g.InChannels, g.InChannels, activation);
-            if (rowSums != null)
-                SumPositions<TSimd, TVector>(rowSums + outputRow * g.InChannels, y.Values + first);
+            if (rowSums == null)
+            {
+                Requantize.StoreRows(y.At(first), sums, multiplier, bias, g.OutWidth, g.InChannels, g.InChannels, activation);
+                return;
+            }
+            bool floats = !y.IsCodes && !(y.Step > 0);
+            float* values = floats ? y.Values + first : Scratch.Get(ScratchSlot.Requantized, RowLength);
+            Requantize.StoreRows(Int8Tensor.Floats(values), sums, multiplier, bias, g.OutWidth, g.InChannels, g.InChannels, activation);
+            SumPositions<TSimd, TVector>(rowSums + outputRow * g.InChannels, values);
+            if (!floats)
+                Requantize.Finish(y.At(first), values, RowLength);
         }
 
         // total [C] = Σ_ox values[ox, :], positions in order, from the row just written (in cache).

@@ -200,15 +200,24 @@ static class StepCompiler
     /// <summary>
     /// A value on an 8-bit grid that only integer steps read (convolutions, residual joins) travels as codes: its step
     /// stores bytes and its readers take them as they are, with no float written, read back and quantized again in between.
+    /// So does an integer depthwise convolution's float output that only its pool (from row sums) and squeeze-excitation
+    /// gates read, on the one grid on which the gates quantize it.
     /// </summary>
     static void StoreCodes(List<ExecutionStep> steps, string graphOutput)
     {
-        foreach (var producer in steps.Where(step => step.CanStoreCodes && step.Output != graphOutput))
+        foreach (var producer in steps.Where(step => step.Output != graphOutput))
         {
             var readers = steps.Where(step => step.Inputs.Contains(producer.Output)).ToList();
             if (readers.Count == 0 || !readers.All(reader => reader is ICodeReader codeReader && codeReader.CanReadCodes(producer.Output)))
                 continue;
-            producer.StoresCodes = true;
+            var gates = readers.OfType<QuantizedScaleStep>().ToList();
+            if (producer.CanStoreCodes && gates.Count == 0)
+                producer.StoresCodes = true;
+            else if (producer is Int8ConvStep depthwise && readers.All(reader => reader is PoolStep or QuantizedScaleStep)
+                && gates.Select(gate => gate.InputGrid).Distinct().ToList() is [var grid] && depthwise.CanStoreCodesFor(grid))
+                depthwise.StoreCodesFor(grid);
+            else
+                continue;
             foreach (var reader in readers.Cast<ICodeReader>())
                 reader.ReadCodes(producer.Output);
         }
@@ -369,7 +378,7 @@ sealed unsafe class UnaryStep(UnaryNode node) : ExecutionStep(node.Name, node.Ou
 /// A global average pool; in a quantized graph whose integer depthwise convolution writes the input, from the row sums
 /// that convolution takes as it writes (<see cref="FromRowSums"/>), so the pool does not read its input again.
 /// </summary>
-sealed unsafe class PoolStep(GlobalAveragePoolNode node) : ExecutionStep(node.Name, node.Output)
+sealed unsafe class PoolStep(GlobalAveragePoolNode node) : ExecutionStep(node.Name, node.Output), ICodeReader
 {
     float[] rowSums = [];
 
@@ -377,6 +386,11 @@ sealed unsafe class PoolStep(GlobalAveragePoolNode node) : ExecutionStep(node.Na
 
     /// <summary>Whether the step that writes the input also writes its row sums (<see cref="RowSums"/>).</summary>
     public bool FromRowSums { get; set; }
+
+    /// <summary>From row sums it reads nothing of the input but its shape, which may then be stored in any form.</summary>
+    public bool CanReadCodes(string value) => FromRowSums && value == node.Input;
+
+    public void ReadCodes(string value) { }
 
     /// <summary>Where the row sums of this plan's input go: [N · D · H, C], pinned, kept with the step.</summary>
     public float* RowSums(ExecutionPlan plan)

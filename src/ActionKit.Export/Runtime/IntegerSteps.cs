@@ -50,6 +50,7 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
 {
     readonly ConvNode node;
     readonly QuantizerGrid inputGrid, outputGrid;
+    QuantizerGrid storedGrid;
     readonly int outputs;
     readonly Int8Weights? pointwise;
     readonly float[]? depthwise;
@@ -64,6 +65,7 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
         Input = input;
         this.inputGrid = inputGrid;
         this.outputGrid = outputGrid;
+        storedGrid = outputGrid;
         this.activation = activation;
         var shape = weight.Weight.Shape;
         outputs = shape[0];
@@ -133,6 +135,19 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
     /// <summary>The pool that reads its output, to which it hands the row sums of what it writes.</summary>
     public PoolStep? RowSumsFor { get; set; }
 
+    /// <summary>
+    /// Whether its float output, read by its pool as row sums, can go out as the codes of <paramref name="grid"/>: the
+    /// one grid on which every other reader (squeeze-excitation gates) quantizes it.
+    /// </summary>
+    public bool CanStoreCodesFor(QuantizerGrid grid) => RowSumsFor is not null && grid.HasCodes;
+
+    /// <summary>From now on it stores its output as the codes of <paramref name="grid"/> (row sums still of the floats).</summary>
+    public void StoreCodesFor(QuantizerGrid grid)
+    {
+        storedGrid = grid;
+        StoresCodes = true;
+    }
+
     /// <summary>Whether its input arrives as codes (set once the step that makes them stores codes).</summary>
     bool ReadsCodes { get; set; }
 
@@ -176,7 +191,7 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
             throw new ArgumentException($"input {ShapeInference.Format(x.Shape)} does not have the weight's channels");
         float* source = plan.Pointer(x);
         float* output = plan.Pointer(Output);
-        var y = StoresCodes ? outputGrid.AsCodes((byte*)output) : outputGrid.Step > 0 ? outputGrid.OnGrid(output) : Int8Tensor.Floats(output);
+        var y = StoresCodes ? storedGrid.AsCodes((byte*)output) : outputGrid.Step > 0 ? outputGrid.OnGrid(output) : Int8Tensor.Floats(output);
         float* bias = node.Bias is null ? null : plan.Pointer(node.Bias);
         fixed (float* scale = multiplier)
         {
@@ -214,12 +229,22 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
 /// <summary>
 /// Squeeze-excitation's gate in a quantized graph: y = act(FakeQuantize(x) · gate), x read before its FakeQuantize
 /// and the output's FakeQuantize applied in the same pass (<see cref="ChannelScale.ForwardQuantized"/>), so that the
-/// output goes out as floats on that grid or as its codes. The gate is per clip and channel, or per channel.
+/// output goes out as floats on that grid or as its codes. The gate is per clip and channel, or per channel. x comes
+/// as its codes when the depthwise convolution that makes it stores them.
 /// </summary>
 sealed unsafe class QuantizedScaleStep(string name, string input, QuantizerGrid inputGrid, string gate, Activation activation,
-    QuantizerGrid outputGrid, string output) : ExecutionStep(name, output)
+    QuantizerGrid outputGrid, string output) : ExecutionStep(name, output), ICodeReader
 {
+    bool readsCodes;
+
     public override IReadOnlyList<string> Inputs => [input, gate];
+
+    /// <summary>The grid it puts its input on.</summary>
+    public QuantizerGrid InputGrid => inputGrid;
+
+    public bool CanReadCodes(string value) => value == input && inputGrid.HasCodes;
+
+    public void ReadCodes(string value) => readsCodes = true;
 
     public override string Kind(ExecutionPlan plan) => "quantized gate";
 
@@ -234,7 +259,8 @@ sealed unsafe class QuantizedScaleStep(string name, string input, QuantizerGrid 
         var target = StoresCodes ? outputGrid.AsCodes((byte*)y) : outputGrid.Step > 0 ? outputGrid.OnGrid(y) : Int8Tensor.Floats(y);
         // A gate shared by all clips scales one "clip" of N·S positions.
         bool shared = g.Shape[0] == 1;
-        ChannelScale.ForwardQuantized(target, inputGrid.OnGrid(plan.Pointer(x)), plan.Pointer(g), shared ? 1 : x.Shape[0],
+        var source = readsCodes ? inputGrid.AsCodes((byte*)plan.Pointer(x)) : inputGrid.OnGrid(plan.Pointer(x));
+        ChannelScale.ForwardQuantized(target, source, plan.Pointer(g), shared ? 1 : x.Shape[0],
             shared ? x.Shape[0] * x.Positions : x.Positions, x.Channels, activation);
     }
 }
