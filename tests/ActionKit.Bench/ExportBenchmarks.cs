@@ -14,6 +14,7 @@ namespace ActionKit.Bench;
 /// ONNX Runtime on the exported float model.onnx and on the INT8 QDQ model, and ActionKit's IR executor on the float
 /// graph and on the quantized one (its pointwise convolutions in integers). ONNX Runtime's float run is the peer of
 /// ONNX Runtime INT8; the engine is the peer of the IR executor, which gets the clips channels-last as the engine does.
+/// Peers are timed interleaved, one call of each in turn.
 /// </summary>
 public static class ExportBenchmarks
 {
@@ -38,34 +39,43 @@ public static class ExportBenchmarks
 
             using var clips = backend.Allocate(batch, frames, size, size, 3);
             clips.CopyFrom(GraphExecutor.ToChannelsLast(pixels, [batch, 3, frames * size * size]).Select(p => p / 255f).ToArray());
-            double engine = batch / Timing.MedianSeconds(() => network.Forward(clips, training: false), warmup: 1, minRuns: 3, minSeconds: 2);
             double onnxFloat, onnxInt8;
-            using (var runner = new OnnxRunner(floatPath))
-                onnxFloat = batch / Timing.MedianSeconds(() => runner.Run(pixels, shape), warmup: 1, minRuns: 3, minSeconds: 2);
-            using (var runner = new OnnxRunner(int8Path))
-                onnxInt8 = batch / Timing.MedianSeconds(() => runner.Run(pixels, shape), warmup: 1, minRuns: 3, minSeconds: 2);
+            using (var floatRunner = new OnnxRunner(floatPath))
+            using (var int8Runner = new OnnxRunner(int8Path))
+            {
+                var onnxSeconds = Timing.InterleavedMedianSeconds([() => floatRunner.Run(pixels, shape), () => int8Runner.Run(pixels, shape)],
+                    warmup: 1, minRounds: 3, minSeconds: 4);
+                (onnxFloat, onnxInt8) = (batch / onnxSeconds[0], batch / onnxSeconds[1]);
+            }
             var channelsLast = GraphExecutor.ToChannelsLast(pixels, [batch, 3, frames * size * size]);
             var floatExecutor = new GraphExecutor(graph);
-            double ir = batch / Timing.MedianSeconds(() => floatExecutor.RunChannelsLast(channelsLast, batch), warmup: 1, minRuns: 3, minSeconds: 2);
             var int8Executor = new GraphExecutor(quantized);
             // Every integer path this CPU runs, the one it picks first; the scalar loops are a reference, not a path to time.
             var paths = Enum.GetValues<Int8Path>().Where(path => path != Int8Path.Scalar && Int8Gemm.IsSupported(path)).OrderBy(path => path != Int8Gemm.Best).ToList();
-            var irInt8 = new List<(Int8Path Path, double ClipsPerSecond)>();
-            foreach (var path in paths)
+            // The engine and every executor in turn, round after round, so that a machine whose load changes during the
+            // run moves all of them alike.
+            var peers = new List<Action> { () => network.Forward(clips, training: false), () => floatExecutor.RunChannelsLast(channelsLast, batch) };
+            peers.AddRange(paths.Select(path => (Action)(() =>
             {
                 Int8Gemm.Path = path;
-                irInt8.Add((path, batch / Timing.MedianSeconds(() => int8Executor.RunChannelsLast(channelsLast, batch), warmup: 1, minRuns: 3, minSeconds: 2)));
+                int8Executor.RunChannelsLast(channelsLast, batch);
+            })));
+            double[] peerSeconds;
+            try
+            {
+                peerSeconds = Timing.InterleavedMedianSeconds(peers, warmup: 2, minRounds: 3, minSeconds: 2 * peers.Count);
             }
-            Int8Gemm.Path = Int8Gemm.Best;
-            // The engine once more, so that a machine whose load changed during the run shows in the two engine figures.
-            double engineAgain = batch / Timing.MedianSeconds(() => network.Forward(clips, training: false), warmup: 1, minRuns: 3, minSeconds: 2);
+            finally
+            {
+                Int8Gemm.Path = Int8Gemm.Best;
+            }
+            double engine = batch / peerSeconds[0], ir = batch / peerSeconds[1];
 
             yield return new BenchmarkRow("export", $"{name}: ActionKit engine", engine, "clips/s", "ONNX Runtime fp32, same graph", onnxFloat);
             yield return new BenchmarkRow("export", $"{name}: ONNX Runtime INT8 (QDQ)", onnxInt8, "clips/s", "ONNX Runtime fp32, same graph", onnxFloat);
             yield return new BenchmarkRow("export", $"{name}: ActionKit IR executor (fp32)", ir, "clips/s", "ActionKit engine", engine);
-            foreach (var (path, clipsPerSecond) in irInt8)
-                yield return new BenchmarkRow("export", $"{name}: ActionKit IR executor INT8 ({int8Executor.IntegerLayers} int8 layers, {path})", clipsPerSecond, "clips/s", "ActionKit engine", engine);
-            yield return new BenchmarkRow("export", $"{name}: ActionKit engine, measured again last", engineAgain, "clips/s", "ActionKit engine, first", engine);
+            for (int p = 0; p < paths.Count; p++)
+                yield return new BenchmarkRow("export", $"{name}: ActionKit IR executor INT8 ({int8Executor.IntegerLayers} int8 layers, {paths[p]})", batch / peerSeconds[2 + p], "clips/s", "ActionKit engine", engine);
             if (profile)
                 foreach (var (executor, what) in new[] { (floatExecutor, "fp32"), (int8Executor, "INT8") })
                 {
