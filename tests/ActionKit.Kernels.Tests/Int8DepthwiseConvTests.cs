@@ -44,7 +44,7 @@ public unsafe class Int8DepthwiseConvTests
         return output;
     }
 
-    /// <summary>The float kernel's geometries, and rows wide enough for eight positions at a time (with and without padding, one wide enough for two blocks and a tail).</summary>
+    /// <summary>The float kernel's geometries, and rows of every length the sliding blocks meet (with and without padding).</summary>
     public static TheoryData<ConvGeometry> Geometries
     {
         get
@@ -54,6 +54,14 @@ public unsafe class Int8DepthwiseConvTests
                 new ConvGeometry(1, 3, 4, 21, 54, 54, 3, 3, 3, PadDepth: 1, PadHeight: 1, PadWidth: 1),
                 new ConvGeometry(2, 3, 3, 12, 16, 16, 3, 3, 3),
                 new ConvGeometry(1, 2, 2, 30, 9, 9, 1, 3, 3, PadHeight: 1, PadWidth: 1),
+                // Rows of 14, 7, 4, 2 and 1 positions (X3D's at 56x56) and one without padding: blocks of 8, 4, 2 and 1
+                // that overlap at the row's end, with source columns in the padding on either side.
+                new ConvGeometry(1, 2, 3, 14, 20, 20, 3, 3, 3, PadDepth: 1, PadHeight: 1, PadWidth: 1),
+                new ConvGeometry(2, 3, 7, 7, 17, 17, 3, 3, 3, PadDepth: 1, PadHeight: 1, PadWidth: 1),
+                new ConvGeometry(1, 3, 4, 4, 16, 16, 3, 3, 3, PadDepth: 1, PadHeight: 1, PadWidth: 1),
+                new ConvGeometry(2, 2, 2, 2, 33, 33, 3, 3, 3, PadDepth: 1, PadHeight: 1, PadWidth: 1),
+                new ConvGeometry(1, 2, 1, 1, 16, 16, 3, 3, 3, PadDepth: 1, PadHeight: 1, PadWidth: 1),
+                new ConvGeometry(1, 3, 5, 9, 18, 18, 3, 3, 3, PadDepth: 1),
             };
             foreach (var row in DepthwiseConv3dTests.Geometries)
                 geometries.Add(row);

@@ -101,8 +101,9 @@ public static unsafe class Int8DepthwiseConv
 
         int RowLength => g.OutWidth * g.InChannels;
 
-        // sums [oW, C] of output row (n, z, y): each (depth, height) tap pair's source row, then the width taps; four
-        // positions with the same width taps share each weight load.
+        // sums [oW, C] of output row (n, z, y): each (depth, height) tap pair's source row, then the width taps. Width 3
+        // at stride 1 (X3D's) slides over the row in blocks of 8, 4, 2 or 1 positions; other widths take four positions
+        // with the same width taps at a time, sharing each weight load.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void SumRow<TSimd, TVector>(float* sums, int n, int z, int yy) where TSimd : struct, ISimd<TVector> where TVector : struct
         {
@@ -118,21 +119,15 @@ public static unsafe class Int8DepthwiseConv
                     pairSource[pairCount] = x.Codes + sourceRow * g.InWidth * channels;
                     pairTap[pairCount++] = ((zTaps.First + i) * g.KernelHeight + yTaps.First + j) * g.KernelWidth;
                 }
-            // Width 3, stride 1: the positions whose three taps lie inside the row go eight at a time through Slide.
-            int slideStart = g.OutWidth, slideEnd = g.OutWidth;
-            if (g.KernelWidth == 3 && g.StrideWidth == 1 && Math.Min(g.OutWidth, g.InWidth + g.PadWidth - 2) - g.PadWidth >= SlidePositions)
-                (slideStart, slideEnd) = (g.PadWidth, Math.Min(g.OutWidth, g.InWidth + g.PadWidth - 2));
-            for (int ox = slideStart; ox < slideEnd; ox += SlidePositions)
-                Slide<TSimd, TVector>(sums, pairSource, pairTap, pairCount, Math.Min(ox, slideEnd - SlidePositions));
+            if (g.KernelWidth == 3 && g.StrideWidth == 1)
+            {
+                SlideRow<TSimd, TVector>(sums, pairSource, pairTap, pairCount);
+                return;
+            }
             byte** tapSource = stackalloc byte*[g.KernelVolume];
             float** tapWeight = stackalloc float*[g.KernelVolume];
             for (int ox = 0; ox < g.OutWidth;)
             {
-                if (ox == slideStart)
-                {
-                    ox = slideEnd;
-                    continue;
-                }
                 AxisTaps xTaps = AxisTaps.OfOutput(ox, g.KernelWidth, g.StrideWidth, g.PadWidth, g.InWidth);
                 int taps = 0;
                 for (int pair = 0; pair < pairCount; pair++)
@@ -142,13 +137,45 @@ public static unsafe class Int8DepthwiseConv
                         tapWeight[taps] = weight + (nint)(pairTap[pair] + xTaps.First + t) * channels;
                     }
                 // Four positions with the same width taps share each weight load; one alone spreads its taps over four sums.
-                bool four = ox + 3 < (ox < slideStart ? slideStart : g.OutWidth) && AxisTaps.OfOutput(ox + 3, g.KernelWidth, g.StrideWidth, g.PadWidth, g.InWidth).SharesTapsWith(xTaps);
+                bool four = ox + 3 < g.OutWidth && AxisTaps.OfOutput(ox + 3, g.KernelWidth, g.StrideWidth, g.PadWidth, g.InWidth).SharesTapsWith(xTaps);
                 float* target = sums + (nint)ox * channels;
                 if (four)
                     SumFour<TSimd, TVector>(target, tapSource, tapWeight, taps, (nint)g.StrideWidth * channels);
                 else
                     SumOne<TSimd, TVector>(target, tapSource, tapWeight, taps);
                 ox += four ? 4 : 1;
+            }
+        }
+
+        // The row in blocks of 8 positions, the rest in one block of 4, 2 or 1 (ending at the row's end, overlapping the
+        // block before it by a position or two, which it recomputes to the same sums). A block's source columns that
+        // fall in the padding point at a row of level-0 codes, so the row's ends need no taps of their own.
+        void SlideRow<TSimd, TVector>(float* sums, byte** pairSource, int* pairTap, int pairCount) where TSimd : struct, ISimd<TVector> where TVector : struct
+        {
+            int channels = g.InChannels, width = g.OutWidth;
+            byte* padding = stackalloc byte[channels];
+            new Span<byte>(padding, channels).Fill((byte)x.Shift);
+            byte** columns = stackalloc byte*[pairCount * (SlidePositions + 2)];
+            for (int ox = 0; ox < width;)
+            {
+                int left = width - ox;
+                int positions = left >= 8 ? 8 : left > 4 ? (width >= 8 ? 8 : 4) : left > 2 ? (width >= 4 ? 4 : 2) : left;
+                int start = Math.Min(ox, width - positions);
+                for (int pair = 0; pair < pairCount; pair++)
+                    for (int j = 0; j < positions + 2; j++)
+                    {
+                        int ix = start - g.PadWidth + j;
+                        columns[pair * (positions + 2) + j] = ix >= 0 && ix < g.InWidth ? pairSource[pair] + (nint)ix * channels : padding;
+                    }
+                float* target = sums + (nint)start * channels;
+                switch (positions)
+                {
+                    case 8: Slide<TSimd, TVector, Eight>(target, columns, pairTap, pairCount); break;
+                    case 4: Slide<TSimd, TVector, Four>(target, columns, pairTap, pairCount); break;
+                    case 2: Slide<TSimd, TVector, Two>(target, columns, pairTap, pairCount); break;
+                    default: Slide<TSimd, TVector, One>(target, columns, pairTap, pairCount); break;
+                }
+                ox = start + positions;
             }
         }
 
@@ -224,13 +251,14 @@ public static unsafe class Int8DepthwiseConv
         TVector Correction<TSimd, TVector>(TVector weightSum) where TSimd : struct, ISimd<TVector> where TVector : struct =>
             Shifted ? TSimd.Multiply(TSimd.Broadcast(x.Shift), weightSum) : TSimd.Zero;
 
-        // sums[ox + j] for j < 8 = Σ_pairs Σ_r level[ox - pad + j + r] · w[r]: each of the ten source vectors a pair
-        // needs is loaded and widened once and meets every tap that reads it.
+        // target[j] for j < P = Σ_pairs Σ_r level(column_{j + r}) · w[r], the P + 2 columns of each pair given: each
+        // source vector is loaded and widened once and meets every tap that reads it.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        void Slide<TSimd, TVector>(float* sums, byte** pairSource, int* pairTap, int pairCount, int ox)
-            where TSimd : struct, ISimd<TVector> where TVector : struct
+        void Slide<TSimd, TVector, TBlock>(float* target, byte** columns, int* pairTap, int pairCount)
+            where TSimd : struct, ISimd<TVector> where TVector : struct where TBlock : struct, IBlock
         {
             nint channels = g.InChannels;
+            int p = TBlock.Positions, span = p + 2;
             bool shifted = Shifted;
             for (int c0 = 0; c0 < channels; c0 += TSimd.Width)
             {
@@ -239,30 +267,43 @@ public static unsafe class Int8DepthwiseConv
                 TVector weightSum = TSimd.Zero;
                 for (int pair = 0; pair < pairCount; pair++)
                 {
-                    byte* s = pairSource[pair] + (ox - g.PadWidth) * channels + c;
+                    byte** column = columns + pair * span;
                     float* w = weight + pairTap[pair] * channels + c;
                     TVector w0 = TSimd.Load(w), w1 = TSimd.Load(w + channels), w2 = TSimd.Load(w + 2 * channels);
                     if (shifted)
                         weightSum = TSimd.Add(weightSum, TSimd.Add(w0, TSimd.Add(w1, w2)));
-                    TVector s0 = TSimd.LoadBytes(s), s1 = TSimd.LoadBytes(s + channels), s2 = TSimd.LoadBytes(s + 2 * channels);
-                    TVector s3 = TSimd.LoadBytes(s + 3 * channels), s4 = TSimd.LoadBytes(s + 4 * channels), s5 = TSimd.LoadBytes(s + 5 * channels);
-                    TVector s6 = TSimd.LoadBytes(s + 6 * channels), s7 = TSimd.LoadBytes(s + 7 * channels), s8 = TSimd.LoadBytes(s + 8 * channels);
-                    TVector s9 = TSimd.LoadBytes(s + 9 * channels);
+                    TVector s0 = TSimd.LoadBytes(column[0] + c), s1 = TSimd.LoadBytes(column[1] + c), s2 = TSimd.LoadBytes(column[2] + c);
                     a0 = Taps3<TSimd, TVector>(a0, s0, s1, s2, w0, w1, w2);
+                    if (p < 2)
+                        continue;
+                    TVector s3 = TSimd.LoadBytes(column[3] + c);
                     a1 = Taps3<TSimd, TVector>(a1, s1, s2, s3, w0, w1, w2);
+                    if (p < 4)
+                        continue;
+                    TVector s4 = TSimd.LoadBytes(column[4] + c), s5 = TSimd.LoadBytes(column[5] + c);
                     a2 = Taps3<TSimd, TVector>(a2, s2, s3, s4, w0, w1, w2);
                     a3 = Taps3<TSimd, TVector>(a3, s3, s4, s5, w0, w1, w2);
+                    if (p < 8)
+                        continue;
+                    TVector s6 = TSimd.LoadBytes(column[6] + c), s7 = TSimd.LoadBytes(column[7] + c);
+                    TVector s8 = TSimd.LoadBytes(column[8] + c), s9 = TSimd.LoadBytes(column[9] + c);
                     a4 = Taps3<TSimd, TVector>(a4, s4, s5, s6, w0, w1, w2);
                     a5 = Taps3<TSimd, TVector>(a5, s5, s6, s7, w0, w1, w2);
                     a6 = Taps3<TSimd, TVector>(a6, s6, s7, s8, w0, w1, w2);
                     a7 = Taps3<TSimd, TVector>(a7, s7, s8, s9, w0, w1, w2);
                 }
                 var correction = Correction<TSimd, TVector>(weightSum);
-                float* t = sums + ox * channels + c;
+                float* t = target + c;
                 TSimd.Store(t, TSimd.Subtract(a0, correction));
+                if (p < 2)
+                    continue;
                 TSimd.Store(t + channels, TSimd.Subtract(a1, correction));
+                if (p < 4)
+                    continue;
                 TSimd.Store(t + 2 * channels, TSimd.Subtract(a2, correction));
                 TSimd.Store(t + 3 * channels, TSimd.Subtract(a3, correction));
+                if (p < 8)
+                    continue;
                 TSimd.Store(t + 4 * channels, TSimd.Subtract(a4, correction));
                 TSimd.Store(t + 5 * channels, TSimd.Subtract(a5, correction));
                 TSimd.Store(t + 6 * channels, TSimd.Subtract(a6, correction));
@@ -274,5 +315,31 @@ public static unsafe class Int8DepthwiseConv
         static TVector Taps3<TSimd, TVector>(TVector sum, TVector s0, TVector s1, TVector s2, TVector w0, TVector w1, TVector w2)
             where TSimd : struct, ISimd<TVector> where TVector : struct =>
             TSimd.MultiplyAdd(s2, w2, TSimd.MultiplyAdd(s1, w1, TSimd.MultiplyAdd(s0, w0, sum)));
+    }
+
+    /// <summary>How many positions one slide computes (a constant per instantiation, so unused accumulators compile away).</summary>
+    interface IBlock
+    {
+        static abstract int Positions { get; }
+    }
+
+    readonly struct Eight : IBlock
+    {
+        public static int Positions => 8;
+    }
+
+    readonly struct Four : IBlock
+    {
+        public static int Positions => 4;
+    }
+
+    readonly struct Two : IBlock
+    {
+        public static int Positions => 2;
+    }
+
+    readonly struct One : IBlock
+    {
+        public static int Positions => 1;
     }
 }
