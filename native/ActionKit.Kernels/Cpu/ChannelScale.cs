@@ -83,10 +83,23 @@ public static unsafe class ChannelScale
 
     // Rows of the quantized gate in one pass, 16 channels a vector (the last overlapping the one before it): the same
     // arithmetic as the chunked path at 16 lanes.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void GateRows512(in Int8Tensor y, in Int8Tensor x, float* scale, long start, int count, long positions, int channels, Activation activation)
     {
-        var (input, output) = (new FakeQuantize.Grid512(x.Step, x.Lowest, x.Highest), new FakeQuantize.Grid512(y.Step, y.Lowest, y.Highest));
+        if (y.IsCodes)
+            GateRows512<CodesOut>(y, x, scale, start, count, positions, channels, activation);
+        else if (y.Step > 0)
+            GateRows512<GridOut>(y, x, scale, start, count, positions, channels, activation);
+        else
+            GateRows512<FloatsOut>(y, x, scale, start, count, positions, channels, activation);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void GateRows512<TForm>(in Int8Tensor y, in Int8Tensor x, float* scale, long start, int count, long positions, int channels, Activation activation)
+        where TForm : struct, IOutputForm
+    {
+        var (input, output) = (new FakeQuantize.Grid512(x.Step, x.Lowest, x.Highest), new Output512(y));
+        var shift = Vector512.Create((float)x.Shift);
+        bool fromCodes = x.IsCodes;
         for (long r = start; r < start + count; r++)
         {
             float* row = x.Values + r * channels, gate = scale + r / positions * channels;
@@ -94,9 +107,9 @@ public static unsafe class ChannelScale
             for (int c0 = 0; c0 < channels; c0 += 16)
             {
                 int c = Math.Min(c0, channels - 16);
-                var levels = x.IsCodes ? Simd512.LoadBytes(codes + c) - Vector512.Create((float)x.Shift) : FakeQuantize.Levels(Vector512.Load(row + c), input);
+                var levels = fromCodes ? Simd512.LoadBytes(codes + c) - shift : FakeQuantize.Levels(Vector512.Load(row + c), input);
                 var value = levels * input.Step * Vector512.Load(gate + c);
-                Requantize.Store16(y, r * channels + c, Requantize.Activate(value, activation), output);
+                Requantize.Store16<TForm>(output, r * channels + c, Requantize.Activate(value, activation));
             }
         }
     }

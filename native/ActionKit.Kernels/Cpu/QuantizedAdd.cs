@@ -54,15 +54,25 @@ public static unsafe class QuantizedAdd
 
     // One pass, 16 values a vector (the last overlapping the one before it), stored straight into y: the same
     // arithmetic as the 8-wide path.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Sum512(in Int8Tensor y, in Int8Tensor a, in Int8Tensor b, int length, bool relu)
     {
-        var grid = new FakeQuantize.Grid512(y.Step, y.Lowest, y.Highest);
+        if (y.IsCodes)
+            Sum512<CodesOut>(y, a, b, length, relu);
+        else if (y.Step > 0)
+            Sum512<GridOut>(y, a, b, length, relu);
+        else
+            Sum512<FloatsOut>(y, a, b, length, relu);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Sum512<TForm>(in Int8Tensor y, in Int8Tensor a, in Int8Tensor b, int length, bool relu) where TForm : struct, IOutputForm
+    {
+        var output = new Output512(y);
         for (int i0 = 0; i0 < length; i0 += 16)
         {
             int i = Math.Min(i0, length - 16);
             var sum = Load16(a, i) + Load16(b, i);
-            Requantize.Store16(y, i, relu ? Vector512.MaxNative(sum, Vector512<float>.Zero) : sum, grid);
+            Requantize.Store16<TForm>(output, i, relu ? Vector512.MaxNative(sum, Vector512<float>.Zero) : sum);
         }
     }
 

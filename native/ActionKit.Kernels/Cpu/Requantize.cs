@@ -138,7 +138,12 @@ public static unsafe class Requantize
     {
         if (n >= 16 && Wide)
         {
-            StoreRows512(y, c, multiplier, bias, rows, n, width, activation);
+            if (y.IsCodes)
+                StoreRows512<TSum, CodesOut>(y, c, multiplier, bias, rows, n, width, activation);
+            else if (y.Step > 0)
+                StoreRows512<TSum, GridOut>(y, c, multiplier, bias, rows, n, width, activation);
+            else
+                StoreRows512<TSum, FloatsOut>(y, c, multiplier, bias, rows, n, width, activation);
             return;
         }
         for (int start = 0; start < rows; start += RowsPerChunk)
@@ -156,10 +161,10 @@ public static unsafe class Requantize
     // it, which it recomputes to the same values. The arithmetic is the two-pass path's at 16 lanes (Swish as
     // Elementwise.Swish computes it there), so both give the same bits.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void StoreRows512<TSum>(in Int8Tensor y, TSum* c, float* multiplier, float* bias, int rows, int n, int width, Activation activation)
-        where TSum : unmanaged
+    static void StoreRows512<TSum, TForm>(in Int8Tensor y, TSum* c, float* multiplier, float* bias, int rows, int n, int width, Activation activation)
+        where TSum : unmanaged where TForm : struct, IOutputForm
     {
-        var grid = new FakeQuantize.Grid512(y.Step, y.Lowest, y.Highest);
+        var output = new Output512(y);
         for (int r = 0; r < rows; r++)
         {
             TSum* source = c + (long)r * width;
@@ -170,7 +175,7 @@ public static unsafe class Requantize
                 var value = sums * Vector512.Load(multiplier + o);
                 if (bias != null)
                     value += Vector512.Load(bias + o);
-                Store16(y, (long)r * n + o, Activate(value, activation), grid);
+                Store16<TForm>(output, (long)r * n + o, Activate(value, activation));
             }
         }
     }
@@ -189,18 +194,18 @@ public static unsafe class Requantize
 
     /// <summary>16 computed values into y at <paramref name="at"/>: as they are, on y's grid, or as its codes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Store16(in Int8Tensor y, long at, Vector512<float> value, in FakeQuantize.Grid512 grid)
+    internal static void Store16<TForm>(in Output512 y, long at, Vector512<float> value) where TForm : struct, IOutputForm
     {
-        if (!(y.Step > 0))
+        if (typeof(TForm) == typeof(FloatsOut))
         {
             value.Store(y.Values + at);
             return;
         }
-        var level = FakeQuantize.Levels(value, grid);
-        if (y.IsCodes)
-            Avx512F.ConvertToVector128Byte(Vector512.ConvertToInt32Native(level) + Vector512.Create(y.Shift)).Store(y.Codes + at);
+        var level = FakeQuantize.Levels(value, y.Grid);
+        if (typeof(TForm) == typeof(CodesOut))
+            Avx512F.ConvertToVector128Byte(Vector512.ConvertToInt32Native(level) + y.Shift).Store(y.Codes + at);
         else
-            (level * grid.Step).Store(y.Values + at);
+            (level * y.Grid.Step).Store(y.Values + at);
     }
 
     /// <summary>Where a chunk of at most 64 rows of n values for <paramref name="y"/> is computed as floats: y itself, or scratch for codes.</summary>
@@ -252,4 +257,25 @@ public static unsafe class Requantize
         if (activation == Activation.Swish)
             Elementwise.Swish(values, values, (long)rows * n);
     }
+}
+
+/// <summary>The three forms of an <see cref="Int8Tensor"/> output as type arguments: a loop compiled for one tests none.</summary>
+internal interface IOutputForm;
+
+/// <summary>Plain floats.</summary>
+internal readonly struct FloatsOut : IOutputForm;
+
+/// <summary>Floats on the tensor's grid.</summary>
+internal readonly struct GridOut : IOutputForm;
+
+/// <summary>The grid's byte codes.</summary>
+internal readonly struct CodesOut : IOutputForm;
+
+/// <summary>An output's pointers, grid and code shift, read once before a loop of <see cref="Requantize.Store16{TForm}"/>.</summary>
+internal readonly unsafe struct Output512(in Int8Tensor y)
+{
+    public readonly float* Values = y.Values;
+    public readonly byte* Codes = y.Codes;
+    public readonly FakeQuantize.Grid512 Grid = new(y.Step, y.Lowest, y.Highest);
+    public readonly Vector512<int> Shift = Vector512.Create(y.Shift);
 }
