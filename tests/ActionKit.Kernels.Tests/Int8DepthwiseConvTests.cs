@@ -136,10 +136,13 @@ public unsafe class Int8DepthwiseConvTests
     /// and the same bits when the output goes out as codes instead (the squeeze-excitation case): sums of the floats,
     /// with the codes the levels of those floats.
     /// </summary>
-    [Fact]
-    public void RowSumsGiveTheGlobalPoolOfTheFloatOutputInEveryOutputForm()
+    [Theory]
+    [InlineData(11)]
+    [InlineData(21)]
+    public void RowSumsGiveTheGlobalPoolOfTheFloatOutputInEveryOutputForm(int channels)
     {
-        var g = new ConvGeometry(2, 3, 9, 11, 21, 21, 3, 3, 3, StrideHeight: 2, StrideWidth: 2, PadDepth: 1, PadHeight: 1, PadWidth: 1);
+        // 11 channels take the 8-wide path at every width; 21 the 16-wide one where it runs, its last vector overlapping.
+        var g = new ConvGeometry(2, 3, 9, 11, channels, channels, 3, 3, 3, StrideHeight: 2, StrideWidth: 2, PadDepth: 1, PadHeight: 1, PadWidth: 1);
         var random = new Random(8);
         var codes = Enumerable.Range(0, (int)g.InputLength + 1).Select(_ => (byte)random.Next(256)).ToArray();
         var weights = Enumerable.Range(0, g.InChannels * g.KernelVolume).Select(_ => (sbyte)random.Next(-127, 128)).ToArray();

@@ -65,38 +65,15 @@ public static unsafe class Int8DepthwiseConv
             });
         }
 
-        // One output row (n, z, y): its sums in this thread's scratch, then stored through the requantizing end. With
-        // row sums, the row's floats are made in scratch first, summed there and then put on y's grid or codes.
+        // One output row (n, z, y): its sums in this thread's scratch, then stored through the requantizing end (which
+        // takes the row sums of the floats it makes, when asked).
         void Row<TSimd, TVector>(float* sums, int row) where TSimd : struct, ISimd<TVector> where TVector : struct
         {
             var (n, z, yy) = AxisTaps.RowAt(row, g.OutDepth, g.OutHeight);
             SumRow<TSimd, TVector>(sums, n, z, yy);
-            long outputRow = ((long)n * g.OutDepth + z) * g.OutHeight + yy, first = outputRow * RowLength;
-            if (rowSums == null)
-            {
-                Requantize.StoreRows(y.At(first), sums, multiplier, bias, g.OutWidth, g.InChannels, g.InChannels, activation);
-                return;
-            }
-            bool floats = !y.IsCodes && !(y.Step > 0);
-            float* values = floats ? y.Values + first : Scratch.Get(ScratchSlot.Requantized, RowLength);
-            Requantize.StoreRows(Int8Tensor.Floats(values), sums, multiplier, bias, g.OutWidth, g.InChannels, g.InChannels, activation);
-            SumPositions<TSimd, TVector>(rowSums + outputRow * g.InChannels, values);
-            if (!floats)
-                Requantize.Finish(y.At(first), values, RowLength);
-        }
-
-        // total [C] = Σ_ox values[ox, :], positions in order, from the row just written (in cache).
-        void SumPositions<TSimd, TVector>(float* total, float* values) where TSimd : struct, ISimd<TVector> where TVector : struct
-        {
-            int channels = g.InChannels;
-            for (int c0 = 0; c0 < channels; c0 += TSimd.Width)
-            {
-                int c = Math.Min(c0, channels - TSimd.Width);
-                TVector sum = TSimd.Zero;
-                for (int ox = 0; ox < g.OutWidth; ox++)
-                    sum = TSimd.Add(sum, TSimd.Load(values + (long)ox * channels + c));
-                TSimd.Store(total + c, sum);
-            }
+            long outputRow = ((long)n * g.OutDepth + z) * g.OutHeight + yy;
+            Requantize.StoreRows(y.At(outputRow * RowLength), sums, multiplier, bias, g.OutWidth, g.InChannels, g.InChannels, activation,
+                rowSums == null ? null : rowSums + outputRow * g.InChannels);
         }
 
         int RowLength => g.OutWidth * g.InChannels;

@@ -131,19 +131,21 @@ public static unsafe class Requantize
 
     /// <summary>
     /// <see cref="Store"/> on the calling thread, for a kernel that stores its sums as it makes them: s32 sums, or
-    /// integer sums held exactly in floats (<typeparamref name="TSum"/> int or float).
+    /// integer sums held exactly in floats (<typeparamref name="TSum"/> int or float). With <paramref name="rowSums"/>,
+    /// rowSums [n] = Σ_rows act(c · multiplier + bias), the rows added in order: the floats before y's grid, summed
+    /// for a pool that then need not read y (or cannot, when y is codes).
     /// </summary>
-    internal static void StoreRows<TSum>(in Int8Tensor y, TSum* c, float* multiplier, float* bias, int rows, int n, int width, Activation activation)
-        where TSum : unmanaged
+    internal static void StoreRows<TSum>(in Int8Tensor y, TSum* c, float* multiplier, float* bias, int rows, int n, int width, Activation activation,
+        float* rowSums = null) where TSum : unmanaged
     {
+        if (rowSums != null)
+            new Span<float>(rowSums, n).Clear();
         if (n >= 16 && Wide)
         {
-            if (y.IsCodes)
-                StoreRows512<TSum, CodesOut>(y, c, multiplier, bias, rows, n, width, activation);
-            else if (y.Step > 0)
-                StoreRows512<TSum, GridOut>(y, c, multiplier, bias, rows, n, width, activation);
+            if (rowSums != null)
+                StoreRows512<TSum, On>(y, c, multiplier, bias, rows, n, width, activation, rowSums);
             else
-                StoreRows512<TSum, FloatsOut>(y, c, multiplier, bias, rows, n, width, activation);
+                StoreRows512<TSum, Off>(y, c, multiplier, bias, rows, n, width, activation, null);
             return;
         }
         for (int start = 0; start < rows; start += RowsPerChunk)
@@ -152,19 +154,35 @@ public static unsafe class Requantize
             var target = y.At((long)start * n);
             float* values = Values(target, count * n);
             Dequantize(values, c + (long)start * width, multiplier, bias, count, n, width, activation);
+            if (rowSums != null)
+                AddRows(rowSums, values, count, n);
             Finish(target, values, count * n);
         }
     }
 
-    // One pass, 16 outputs a vector: scale, bias, activation and then the output's grid or codes, no float written in
-    // between (the epilogue was half of a thin layer's time). A row's last vector ends at n, overlapping the one before
-    // it, which it recomputes to the same values. The arithmetic is the two-pass path's at 16 lanes (Swish as
-    // Elementwise.Swish computes it there), so both give the same bits.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void StoreRows512<TSum, TForm>(in Int8Tensor y, TSum* c, float* multiplier, float* bias, int rows, int n, int width, Activation activation)
-        where TSum : unmanaged where TForm : struct, IOutputForm
+    static void StoreRows512<TSum, TRowSums>(in Int8Tensor y, TSum* c, float* multiplier, float* bias, int rows, int n, int width, Activation activation,
+        float* rowSums) where TSum : unmanaged where TRowSums : struct, IFlag
+    {
+        if (y.IsCodes)
+            StoreRows512<TSum, TRowSums, CodesOut>(y, c, multiplier, bias, rows, n, width, activation, rowSums);
+        else if (y.Step > 0)
+            StoreRows512<TSum, TRowSums, GridOut>(y, c, multiplier, bias, rows, n, width, activation, rowSums);
+        else
+            StoreRows512<TSum, TRowSums, FloatsOut>(y, c, multiplier, bias, rows, n, width, activation, rowSums);
+    }
+
+    // One pass, 16 outputs a vector: scale, bias, activation (added into the row sums) and then the output's grid or
+    // codes, no float written in between (the epilogue was half of a thin layer's time). A row's last vector ends at
+    // n, overlapping the one before it, which it recomputes to the same values (and adds to the row sums only in the
+    // lanes it adds). The arithmetic is the two-pass path's at 16 lanes (Swish as Elementwise.Swish computes it
+    // there), so both give the same bits. Never inlined: inside a kernel's loop the activation and grid would exceed
+    // the inliner's budget and stay calls.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    static void StoreRows512<TSum, TRowSums, TForm>(in Int8Tensor y, TSum* c, float* multiplier, float* bias, int rows, int n, int width, Activation activation,
+        float* rowSums) where TSum : unmanaged where TRowSums : struct, IFlag where TForm : struct, IOutputForm
     {
         var output = new Output512(y);
+        var lanes = Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         for (int r = 0; r < rows; r++)
         {
             TSum* source = c + (long)r * width;
@@ -175,9 +193,23 @@ public static unsafe class Requantize
                 var value = sums * Vector512.Load(multiplier + o);
                 if (bias != null)
                     value += Vector512.Load(bias + o);
-                Store16<TForm>(output, (long)r * n + o, Activate(value, activation));
+                value = Activate(value, activation);
+                if (TRowSums.IsOn)
+                {
+                    var fresh = Vector512.GreaterThanOrEqual(lanes, Vector512.Create((float)(o0 - o)));
+                    (Vector512.Load(rowSums + o) + Vector512.ConditionalSelect(fresh, value, Vector512<float>.Zero)).Store(rowSums + o);
+                }
+                Store16<TForm>(output, (long)r * n + o, value);
             }
         }
+    }
+
+    // total [n] += Σ_r values [r, :], the rows in order.
+    static void AddRows(float* total, float* values, int rows, int n)
+    {
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < n; o++)
+                total[o] += values[(long)r * n + o];
     }
 
     /// <summary>Whether the 16-wide one-pass stores run: AVX-512F, and no test holding the kernels to narrower vectors.</summary>
