@@ -82,11 +82,11 @@ public class GraphExecutorTests
         var integer = new GraphExecutor(quantized);
         var floats = new GraphExecutor(quantized, integer: false);
         Assert.Equal(8, integer.IntegerLayers);
-        // As codes: the stem's dense convolution's output to its depthwise one, the stem's output to block.a and the
-        // shortcut, block.a's to block.b, block.b's to its gate (its pool takes row sums of the floats), the SE's first
-        // FC's to its second, the gated, Swish-activated output of block.b to block.c, and block.c's and the shortcut's
-        // to the join.
-        Assert.Equal(8, integer.CodeValues);
+        // As codes: the normalized clip to the stem, the stem's dense convolution's output to its depthwise one, the
+        // stem's output to block.a and the shortcut, block.a's to block.b, block.b's to its gate (its pool takes row sums
+        // of the floats), the SE's first FC's to its second, the gated, Swish-activated output of block.b to block.c,
+        // and block.c's and the shortcut's to the join.
+        Assert.Equal(9, integer.CodeValues);
         Assert.Null(integer.Notice);
         Assert.Equal(0, floats.IntegerLayers);
         var head = quantized.Nodes.OfType<FakeQuantizeNode>().Single(node => node.Input == "head.features");
@@ -106,6 +106,7 @@ public class GraphExecutorTests
             Assert.Contains("int8 dense conv", integer.StepSeconds.Keys);
             Assert.Contains("quantized gate", integer.StepSeconds.Keys);
             Assert.Contains("quantized add", integer.StepSeconds.Keys);
+            Assert.Contains("affine into codes", integer.StepSeconds.Keys);
         }
         finally
         {

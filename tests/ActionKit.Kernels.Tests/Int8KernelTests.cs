@@ -319,6 +319,42 @@ public unsafe class Int8KernelTests
             }
     }
 
+    /// <summary>
+    /// The clip's normalization into codes is BatchNorm's inference pass (unit variance, zero mean: the executor's
+    /// affine step) followed by the FakeQuantize grid, value for value: RGB and a wider tensor, rows that leave a tail,
+    /// u8 and s8, at every vector width of the affine pass it stands for.
+    /// </summary>
+    [Theory]
+    [InlineData(3, 1001)]
+    [InlineData(21, 67)]
+    public void TheAffinePassIntoCodesIsTheAffineStepThenItsFakeQuantize(int channels, int rows)
+    {
+        var random = new Random(channels);
+        var x = Enumerable.Range(0, rows * channels).Select(_ => random.NextSingle() * 300 - 20).ToArray();
+        var scale = Enumerable.Range(0, channels).Select(_ => 0.004f + random.NextSingle() * 0.01f).ToArray();
+        var shift = Enumerable.Range(0, channels).Select(_ => random.NextSingle() - 0.5f).ToArray();
+        var (mean, variance) = (new float[channels], Enumerable.Repeat(1f, channels).ToArray());
+        const float step = 0.009f;
+        foreach (int width in TestArrays.Widths)
+            foreach (var (lowest, highest) in new[] { (0f, 255f), (-128f, 127f) })
+            {
+                var (affine, codes) = (new float[x.Length], new byte[x.Length]);
+                TestArrays.With(width, 2, () =>
+                {
+                    fixed (float* px = x, ps = scale, pt = shift, pm = mean, pv = variance, pa = affine)
+                    fixed (byte* pc = codes)
+                    {
+                        BatchNorm.ForwardInference(pa, px, ps, pt, pm, pv, rows, channels, 0f, Activation.None);
+                        Requantize.AffineToCodes(Int8Tensor.AsCodes(pc, step, lowest, highest), px, ps, pt, rows, channels);
+                    }
+                });
+                int shiftCode = lowest < 0 ? 128 : 0;
+                for (int i = 0; i < x.Length; i++)
+                    Assert.True(codes[i] - shiftCode == Math.Clamp(MathF.Round(affine[i] / step), lowest, highest),
+                        $"width {width}, value {i}: code {codes[i]} for {affine[i]}");
+            }
+    }
+
     [Fact]
     public void TheVectorGridIsFakeQuantizeValueForValue()
     {

@@ -42,6 +42,55 @@ public static unsafe class Requantize
         ToByteCodes(codes.Codes, x, codes.Step, codes.Lowest, codes.Highest, codes.Shift, rows, k, k);
 
     /// <summary>
+    /// codes [rows, channels] = the codes of x · scale + shift (one fused multiply-add a value, as BatchNorm's inference
+    /// pass computes it) on the grid of <paramref name="codes"/>: a clip's per-channel normalization and the quantizing
+    /// of its result in one pass that reads the floats once and writes a byte a value.
+    /// </summary>
+    public static void AffineToCodes(in Int8Tensor codes, float* x, float* scale, float* shift, long rows, int channels)
+    {
+        if (!codes.IsCodes || channels < 1)
+            throw new ArgumentException($"Requantize: an affine pass into codes needs a code tensor and at least one channel, not {channels}.");
+        var target = codes;
+        const int rowsPerChunk = 1024;
+        CpuParallel.For(CpuParallel.ChunkCount(rows, rowsPerChunk), chunk =>
+        {
+            long start = (long)chunk * rowsPerChunk, end = Math.Min(rows, start + rowsPerChunk);
+            AffineRows(target, x, scale, shift, start * channels, end * channels, channels);
+        });
+    }
+
+    // Values [first, end) of the flat tensor (first at a channel 0): eight at a time against scale and shift patterns
+    // that repeat every `channels` values (8 · channels of them, so that a block of vectors meets the same patterns),
+    // the rest one at a time.
+    static void AffineRows(in Int8Tensor codes, float* x, float* scale, float* shift, long first, long end, int channels)
+    {
+        var grid = new FakeQuantize.Grid(codes.Step, codes.Lowest, codes.Highest);
+        long i = first;
+        if (Vector256.IsHardwareAccelerated && Fma.IsSupported)
+        {
+            int period = 8 * channels;
+            float* scales = Scratch.Get(ScratchSlot.Chunk, 2L * period), shifts = scales + period;
+            for (int j = 0; j < period; j++)
+                (scales[j], shifts[j]) = (scale[j % channels], shift[j % channels]);
+            var offset = Vector256.Create(codes.Shift);
+            for (; i + period <= end; i += period)
+                for (int j = 0; j < period; j += 8)
+                {
+                    var value = Fma.MultiplyAdd(Vector256.Load(x + i + j), Vector256.Load(scales + j), Vector256.Load(shifts + j));
+                    var levels = Vector256.ConvertToInt32Native(FakeQuantize.Levels(value, grid)) + offset;
+                    var words = Vector128.Narrow(levels.GetLower(), levels.GetUpper());
+                    *(ulong*)(codes.Codes + i + j) = Vector128.Narrow(words.AsUInt16(), words.AsUInt16()).AsUInt64().ToScalar();
+                }
+        }
+        for (; i < end; i++)
+        {
+            int c = (int)(i % channels);
+            float value = MathF.FusedMultiplyAdd(x[i], scale[c], shift[c]);
+            codes.Codes[i] = (byte)(Math.Clamp(MathF.Round(value / codes.Step), codes.Lowest, codes.Highest) + codes.Shift);
+        }
+    }
+
+    /// <summary>
     /// wide [rows, depth] = codes - shift as 16-bit levels, zero from k to depth, for codes [rows, k] stored with
     /// <paramref name="stride"/> bytes a row: byte codes made ready for the vpmaddwd paths.
     /// </summary>

@@ -200,8 +200,9 @@ static class StepCompiler
     /// <summary>
     /// A value on an 8-bit grid that only integer steps read (convolutions, residual joins) travels as codes: its step
     /// stores bytes and its readers take them as they are, with no float written, read back and quantized again in between.
-    /// So does an integer depthwise convolution's float output that only its pool (from row sums) and squeeze-excitation
-    /// gates read, on the one grid on which the gates quantize it.
+    /// So does a float value whose readers all quantize it on one grid (an integer depthwise convolution's output that
+    /// its pool takes as row sums and its gate quantizes; the clip's normalization that the stem quantizes), when the
+    /// step that makes it can store that grid's codes.
     /// </summary>
     static void StoreCodes(List<ExecutionStep> steps, string graphOutput)
     {
@@ -210,12 +211,11 @@ static class StepCompiler
             var readers = steps.Where(step => step.Inputs.Contains(producer.Output)).ToList();
             if (readers.Count == 0 || !readers.All(reader => reader is ICodeReader codeReader && codeReader.CanReadCodes(producer.Output)))
                 continue;
-            var gates = readers.OfType<QuantizedScaleStep>().ToList();
-            if (producer.CanStoreCodes && gates.Count == 0)
+            var grids = readers.Cast<ICodeReader>().Select(reader => reader.GridOf(producer.Output)).Where(grid => grid.Step > 0).Distinct().ToList();
+            if (producer.CanStoreCodes && readers.All(reader => reader is not QuantizedScaleStep))
                 producer.StoresCodes = true;
-            else if (producer is Int8ConvStep depthwise && readers.All(reader => reader is PoolStep or QuantizedScaleStep)
-                && gates.Select(gate => gate.InputGrid).Distinct().ToList() is [var grid] && depthwise.CanStoreCodesFor(grid))
-                depthwise.StoreCodesFor(grid);
+            else if (producer is IGridCodeWriter writer && grids is [var grid] && writer.CanStoreCodesFor(grid))
+                writer.StoreCodesFor(grid);
             else
                 continue;
             foreach (var reader in readers.Cast<ICodeReader>())
@@ -304,15 +304,35 @@ sealed unsafe class ConvStep(ConvNode node, Activation activation, string output
             context.PerChannel(null, channels, 0f), context.PerChannel(null, channels, 1f), rows, channels, 0f, activation);
 }
 
-/// <summary>A per-channel constant scale and/or shift (the input normalization, a constant Mul or Add), with an activation.</summary>
-sealed unsafe class AffineStep(string name, string input, string? scale, string? shift, Activation activation, string output) : ExecutionStep(name, output)
+/// <summary>
+/// A per-channel constant scale and/or shift (the input normalization, a constant Mul or Add), with an activation; its
+/// output as the codes of the grid its readers quantize it on, when they are integer layers (the clip into the stem).
+/// </summary>
+sealed unsafe class AffineStep(string name, string input, string? scale, string? shift, Activation activation, string output)
+    : ExecutionStep(name, output), IGridCodeWriter
 {
+    QuantizerGrid codesGrid;
+
     public override IReadOnlyList<string> Inputs => [input, .. new[] { scale, shift }.OfType<string>()];
+
+    public override string Kind(ExecutionPlan plan) => StoresCodes ? "affine into codes" : "affine";
+
+    public bool CanStoreCodesFor(QuantizerGrid grid) => activation == Activation.None && grid.HasCodes;
+
+    public void StoreCodesFor(QuantizerGrid grid)
+    {
+        codesGrid = grid;
+        StoresCodes = true;
+    }
 
     public override void Run(ExecutionPlan plan)
     {
         var x = plan.Slot(input);
-        ConvStep.ChannelAffine(plan.Context, plan.Pointer(Output), plan.Pointer(x), scale, shift, x.Length / x.Channels, x.Channels, activation);
+        if (StoresCodes)
+            Requantize.AffineToCodes(codesGrid.AsCodes((byte*)plan.Pointer(Output)), plan.Pointer(x), plan.Context.PerChannel(scale, x.Channels, 1f),
+                plan.Context.PerChannel(shift, x.Channels, 0f), x.Length / x.Channels, x.Channels);
+        else
+            ConvStep.ChannelAffine(plan.Context, plan.Pointer(Output), plan.Pointer(x), scale, shift, x.Length / x.Channels, x.Channels, activation);
     }
 }
 
@@ -389,6 +409,8 @@ sealed unsafe class PoolStep(GlobalAveragePoolNode node) : ExecutionStep(node.Na
 
     /// <summary>From row sums it reads nothing of the input but its shape, which may then be stored in any form.</summary>
     public bool CanReadCodes(string value) => FromRowSums && value == node.Input;
+
+    public QuantizerGrid GridOf(string value) => default;
 
     public void ReadCodes(string value) { }
 

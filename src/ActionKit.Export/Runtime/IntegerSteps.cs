@@ -33,8 +33,21 @@ interface ICodeReader
     /// <summary>Whether it can take <paramref name="value"/> as codes.</summary>
     bool CanReadCodes(string value);
 
+    /// <summary>The grid on which it puts <paramref name="value"/> (whose codes it reads), or none when it reads no values of it.</summary>
+    QuantizerGrid GridOf(string value);
+
     /// <summary>From now on it takes <paramref name="value"/> as codes.</summary>
     void ReadCodes(string value);
+}
+
+/// <summary>A step whose float output its readers all quantize on one grid, so that it can store that grid's codes instead.</summary>
+interface IGridCodeWriter
+{
+    /// <summary>Whether it can store its output as the codes of <paramref name="grid"/>.</summary>
+    bool CanStoreCodesFor(QuantizerGrid grid);
+
+    /// <summary>From now on it stores its output as the codes of <paramref name="grid"/>.</summary>
+    void StoreCodesFor(QuantizerGrid grid);
 }
 
 /// <summary>
@@ -46,7 +59,7 @@ interface ICodeReader
 /// step that makes them stores codes; its output is floats, floats on the grid of the FakeQuantize that alone reads
 /// it, or that grid's codes when only integer steps read them (<see cref="StepCompiler"/> decides).
 /// </summary>
-sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
+sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader, IGridCodeWriter
 {
     readonly ConvNode node;
     readonly QuantizerGrid inputGrid, outputGrid;
@@ -137,11 +150,10 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
 
     /// <summary>
     /// Whether its float output, read by its pool as row sums, can go out as the codes of <paramref name="grid"/>: the
-    /// one grid on which every other reader (squeeze-excitation gates) quantizes it.
+    /// one grid on which every other reader (squeeze-excitation gates) quantizes it. Row sums stay sums of the floats.
     /// </summary>
     public bool CanStoreCodesFor(QuantizerGrid grid) => RowSumsFor is not null && grid.HasCodes;
 
-    /// <summary>From now on it stores its output as the codes of <paramref name="grid"/> (row sums still of the floats).</summary>
     public void StoreCodesFor(QuantizerGrid grid)
     {
         storedGrid = grid;
@@ -152,6 +164,8 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader
     bool ReadsCodes { get; set; }
 
     public bool CanReadCodes(string value) => value == Input;
+
+    public QuantizerGrid GridOf(string value) => inputGrid;
 
     public void ReadCodes(string value) => ReadsCodes = true;
 
@@ -239,10 +253,9 @@ sealed unsafe class QuantizedScaleStep(string name, string input, QuantizerGrid 
 
     public override IReadOnlyList<string> Inputs => [input, gate];
 
-    /// <summary>The grid it puts its input on.</summary>
-    public QuantizerGrid InputGrid => inputGrid;
-
     public bool CanReadCodes(string value) => value == input && inputGrid.HasCodes;
+
+    public QuantizerGrid GridOf(string value) => inputGrid;
 
     public void ReadCodes(string value) => readsCodes = true;
 
@@ -281,6 +294,8 @@ sealed unsafe class QuantizedAddStep(string name, string a, QuantizerGrid aGrid,
     public override bool CanStoreCodes => outputGrid.HasCodes;
 
     public bool CanReadCodes(string value) => (value == a && aGrid.HasCodes) || (value == b && bGrid.HasCodes);
+
+    public QuantizerGrid GridOf(string value) => value == a ? aGrid : bGrid;
 
     public void ReadCodes(string value) => codes.Add(value);
 
