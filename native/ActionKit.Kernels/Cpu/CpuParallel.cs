@@ -16,10 +16,17 @@ public static class CpuParallel
     [ThreadStatic] static bool insideLoop;
 
     /// <summary>
-    /// Runs <paramref name="body"/>(chunk) for chunk in [0, chunks): the calling thread claims chunks one at a time,
-    /// and thread-pool helpers claim the rest when they start in time. The caller waits only for helpers that have
-    /// started, so a helper that a busy machine delays costs nothing. Called from inside a chunk, it runs inline.
+    /// Runs <paramref name="body"/>(chunk) for chunk in [0, chunks): the calling thread claims chunks one at a time
+    /// from the front, and helpers claim the rest from the back when they start in time: the crew's threads, which
+    /// wait for work spinning a short while before they sleep, or thread-pool workers while another caller has the
+    /// crew. The caller waits only for helpers that have started, so a helper that a busy machine delays costs
+    /// nothing. Called from inside a chunk, it runs inline.
     /// </summary>
+    /// <remarks>
+    /// A model's kernels come back to back, tens of microseconds each at small shapes: a thread-pool worker woken per
+    /// loop joins too late to share them. From the front and from the back, each thread keeps about the same rows from
+    /// one kernel to the next, in its own cache.
+    /// </remarks>
     public static void For(int chunks, Action<int> body)
     {
         if (chunks <= 1 || MaxThreads <= 1 || insideLoop)
@@ -29,11 +36,14 @@ public static class CpuParallel
             return;
         }
         var team = new Team(chunks, body);
-        for (int helper = Math.Min(MaxThreads, chunks) - 1; helper > 0; helper--)
-            ThreadPool.UnsafeQueueUserWorkItem(team, preferLocal: false);
+        int helpers = Math.Min(MaxThreads, chunks) - 1;
+        bool crewed = Crew.TryStart(team, helpers);
+        if (!crewed)
+            for (int helper = helpers; helper > 0; helper--)
+                ThreadPool.UnsafeQueueUserWorkItem(team, preferLocal: false);
         try
         {
-            team.Work();
+            team.Work(fromFront: true);
         }
         catch
         {
@@ -43,18 +53,22 @@ public static class CpuParallel
         finally
         {
             team.Close();
+            if (crewed)
+                Crew.Finish();
         }
     }
 
     /// <summary>Number of chunks of at most <paramref name="chunkSize"/> items that cover <paramref name="count"/>.</summary>
     public static int ChunkCount(long count, long chunkSize) => (int)((count + chunkSize - 1) / chunkSize);
 
-    /// <summary>One parallel loop: a shared chunk counter, and the helpers working on it.</summary>
+    /// <summary>One parallel loop: the chunks taken from the front and from the back, and the helpers working on it.</summary>
     sealed class Team(int chunks, Action<int> body) : IThreadPoolWorkItem
     {
         const int Closed = -1;
         readonly object gate = new();
-        int nextChunk, activeHelpers;
+        // Chunks taken from the front in the low 32 bits, from the back in the high ones.
+        long taken;
+        int activeHelpers;
         ExceptionDispatchInfo? failure;
 
         // A helper joins unless the caller has closed the loop; the last one to leave wakes the caller.
@@ -70,7 +84,7 @@ public static class CpuParallel
             while (Interlocked.CompareExchange(ref activeHelpers, active + 1, active) != active);
             try
             {
-                Work();
+                Work(fromFront: false);
             }
             catch (Exception exception)
             {
@@ -82,20 +96,35 @@ public static class CpuParallel
                     Monitor.PulseAll(gate);
         }
 
-        public void Stop() => Interlocked.Exchange(ref nextChunk, chunks);
+        public void Stop() => Interlocked.Exchange(ref taken, chunks);
 
-        public void Work()
+        public void Work(bool fromFront)
         {
             bool outer = insideLoop;
             insideLoop = true;
             try
             {
-                for (int chunk; (chunk = Interlocked.Increment(ref nextChunk) - 1) < chunks;)
+                for (int chunk; (chunk = Claim(fromFront)) >= 0;)
                     body(chunk);
             }
             finally
             {
                 insideLoop = outer;
+            }
+        }
+
+        // The next chunk from the front (0, 1, ...) or the back (chunks - 1, ...), or -1 once every chunk is taken.
+        int Claim(bool fromFront)
+        {
+            while (true)
+            {
+                long state = Volatile.Read(ref taken);
+                int front = (int)(state & uint.MaxValue), back = (int)(state >> 32);
+                if (front + back >= chunks)
+                    return -1;
+                long next = fromFront ? state + 1 : state + (1L << 32);
+                if (Interlocked.CompareExchange(ref taken, next, state) == state)
+                    return fromFront ? front : chunks - 1 - back;
             }
         }
 
@@ -110,6 +139,91 @@ public static class CpuParallel
                     while (Interlocked.CompareExchange(ref activeHelpers, Closed, 0) != 0)
                         Monitor.Wait(gate);
             failure?.Throw();
+        }
+    }
+
+    /// <summary>
+    /// Helper threads kept for one caller at a time: each waits for the next team by spinning up to
+    /// <see cref="SpinTicks"/> (a model's kernels come back to back), then sleeps until woken.
+    /// </summary>
+    static class Crew
+    {
+        static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 5000;
+        static Helper[] helpers = [];
+        static int owned;
+        static long generation;
+        static Team? current;
+        static int wanted;
+
+        /// <summary>Hands <paramref name="team"/> to <paramref name="count"/> crew threads, unless another caller has the crew.</summary>
+        public static bool TryStart(Team team, int count)
+        {
+            if (Interlocked.CompareExchange(ref owned, 1, 0) != 0)
+                return false;
+            if (helpers.Length < count)
+                helpers = [.. helpers, .. Enumerable.Range(helpers.Length, count - helpers.Length).Select(index => new Helper(index))];
+            Volatile.Write(ref current, team);
+            Volatile.Write(ref wanted, count);
+            Interlocked.Increment(ref generation);
+            foreach (var helper in helpers.AsSpan(0, count))
+                helper.Wake();
+            return true;
+        }
+
+        /// <summary>Called once the team is closed: the crew is free for the next caller.</summary>
+        public static void Finish() => Volatile.Write(ref owned, 0);
+
+        sealed class Helper
+        {
+            readonly int index;
+            readonly SemaphoreSlim wake = new(0);
+            int sleeping;
+
+            public Helper(int index)
+            {
+                this.index = index;
+                new Thread(Loop) { IsBackground = true, Name = $"ActionKit CPU helper {index + 1}" }.Start();
+            }
+
+            public void Wake()
+            {
+                if (Interlocked.Exchange(ref sleeping, 0) == 1)
+                    wake.Release();
+            }
+
+            void Loop()
+            {
+                long seen = 0;
+                while (true)
+                {
+                    seen = WaitForNext(seen);
+                    // A team that wants fewer helpers is skipped; one already closed returns at once.
+                    if (index < Volatile.Read(ref wanted) && Volatile.Read(ref current) is { } team)
+                        team.Execute();
+                }
+            }
+
+            long WaitForNext(long seen)
+            {
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                while (true)
+                {
+                    long next = Volatile.Read(ref generation);
+                    if (next != seen)
+                        return next;
+                    if (System.Diagnostics.Stopwatch.GetTimestamp() - start < SpinTicks)
+                    {
+                        Thread.SpinWait(20);
+                        continue;
+                    }
+                    // Sleep, unless a team came between the last look and saying so.
+                    Interlocked.Exchange(ref sleeping, 1);
+                    if (Volatile.Read(ref generation) == seen)
+                        wake.Wait();
+                    Interlocked.Exchange(ref sleeping, 0);
+                    start = System.Diagnostics.Stopwatch.GetTimestamp();
+                }
+            }
         }
     }
 }
