@@ -93,16 +93,22 @@ public unsafe class Int8DepthwiseConvTests
         }
     }
 
+    /// <summary>Random u8 input codes (one byte of slack), packed weight levels, scales and biases for geometry g.</summary>
+    static (byte[] Codes, float[] Packed, float[] Multiplier, float[] Bias) RandomLayer(ConvGeometry g, int seed)
+    {
+        var random = new Random(seed);
+        var codes = Enumerable.Range(0, (int)g.InputLength + 1).Select(_ => (byte)random.Next(256)).ToArray();
+        var weights = Enumerable.Range(0, g.InChannels * g.KernelVolume).Select(_ => (sbyte)random.Next(-127, 128)).ToArray();
+        var multiplier = Enumerable.Range(0, g.InChannels).Select(_ => random.NextSingle() * 1e-4f).ToArray();
+        var bias = Enumerable.Range(0, g.InChannels).Select(_ => random.NextSingle() - 0.5f).ToArray();
+        return (codes, Int8DepthwiseConv.Pack(weights, g.InChannels, g.KernelVolume), multiplier, bias);
+    }
+
     [Fact]
     public void CodesOutAreTheLevelsOfTheFloatsOnTheGrid()
     {
         var g = new ConvGeometry(2, 3, 5, 9, 21, 21, 3, 3, 3, PadDepth: 1, PadHeight: 1, PadWidth: 1);
-        var random = new Random(5);
-        var codes = Enumerable.Range(0, (int)g.InputLength + 1).Select(_ => (byte)random.Next(256)).ToArray();
-        var weights = Enumerable.Range(0, g.InChannels * g.KernelVolume).Select(_ => (sbyte)random.Next(-127, 128)).ToArray();
-        var packed = Int8DepthwiseConv.Pack(weights, g.InChannels, g.KernelVolume);
-        var multiplier = Enumerable.Range(0, g.InChannels).Select(_ => random.NextSingle() * 1e-4f).ToArray();
-        var bias = Enumerable.Range(0, g.InChannels).Select(_ => random.NextSingle() - 0.5f).ToArray();
+        var (codes, packed, multiplier, bias) = RandomLayer(g, seed: 5);
         foreach (var activation in new[] { Activation.None, Activation.Relu, Activation.Swish })
             foreach (var (lowest, highest) in new[] { (0f, 255f), (-128f, 127f) })
             {
@@ -143,12 +149,7 @@ public unsafe class Int8DepthwiseConvTests
     {
         // 11 channels take the 8-wide path at every width; 21 the 16-wide one where it runs, its last vector overlapping.
         var g = new ConvGeometry(2, 3, 9, 11, channels, channels, 3, 3, 3, StrideHeight: 2, StrideWidth: 2, PadDepth: 1, PadHeight: 1, PadWidth: 1);
-        var random = new Random(8);
-        var codes = Enumerable.Range(0, (int)g.InputLength + 1).Select(_ => (byte)random.Next(256)).ToArray();
-        var weights = Enumerable.Range(0, g.InChannels * g.KernelVolume).Select(_ => (sbyte)random.Next(-127, 128)).ToArray();
-        var packed = Int8DepthwiseConv.Pack(weights, g.InChannels, g.KernelVolume);
-        var multiplier = Enumerable.Range(0, g.InChannels).Select(_ => random.NextSingle() * 1e-4f).ToArray();
-        var bias = Enumerable.Range(0, g.InChannels).Select(_ => random.NextSingle() - 0.5f).ToArray();
+        var (codes, packed, multiplier, bias) = RandomLayer(g, seed: 8);
         int rows = g.OutDepth * g.OutHeight;
         long positions = (long)rows * g.OutWidth;
         const float step = 0.011f;

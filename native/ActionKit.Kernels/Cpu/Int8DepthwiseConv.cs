@@ -43,15 +43,18 @@ public static unsafe class Int8DepthwiseConv
         g.Validate();
         if (!x.IsCodes || g.InChannels != g.OutChannels || g.KernelVolume > MaxTaps || weights.Length != g.KernelVolume * g.InChannels)
             throw new ArgumentException($"Int8DepthwiseConv: needs codes in, one channel per group and {g.KernelVolume} x {g.InChannels} weights: {g}");
+        // Level 0 as codes: what source columns in the width padding read (shared read-only by every thread).
+        byte* padding = stackalloc byte[g.InChannels];
+        new Span<byte>(padding, g.InChannels).Fill((byte)x.Shift);
         fixed (float* w = weights)
         {
-            var job = new RowsJob(y, x, w, multiplier, bias, g, activation, rowSums);
+            var job = new RowsJob(y, x, w, multiplier, bias, g, activation, rowSums, padding);
             Simd.Run(ref job, g.InChannels);
         }
     }
 
     readonly struct RowsJob(Int8Tensor y, Int8Tensor x, float* weight, float* multiplier, float* bias, ConvGeometry g, Activation activation,
-        float* rowSums) : ISimdKernel
+        float* rowSums, byte* padding) : ISimdKernel
     {
         public void Run<TSimd, TVector>() where TSimd : struct, ISimd<TVector> where TVector : struct
         {
@@ -130,8 +133,6 @@ public static unsafe class Int8DepthwiseConv
         void SlideRow<TSimd, TVector>(float* sums, byte** pairSource, int* pairTap, int pairCount) where TSimd : struct, ISimd<TVector> where TVector : struct
         {
             int channels = g.InChannels, width = g.OutWidth;
-            byte* padding = stackalloc byte[channels];
-            new Span<byte>(padding, channels).Fill((byte)x.Shift);
             byte** columns = stackalloc byte*[pairCount * (SlidePositions + 2)];
             for (int ox = 0; ox < width;)
             {
