@@ -44,7 +44,11 @@ public unsafe class Int8DepthwiseConvTests
         return output;
     }
 
-    /// <summary>The float kernel's geometries, and rows of every length the sliding blocks meet (with and without padding).</summary>
+    /// <summary>
+    /// The float kernel's geometries, and rows of every length the sliding blocks and quad blocks meet (with and without
+    /// padding): with AVX-VNNI those of 16 channels or more with 3-wide kernel rows at width stride 1 or 2 take the
+    /// vpdpbusd form, the others the float one.
+    /// </summary>
     public static TheoryData<ConvGeometry> Geometries
     {
         get
@@ -62,6 +66,10 @@ public unsafe class Int8DepthwiseConvTests
                 new ConvGeometry(2, 2, 2, 2, 33, 33, 3, 3, 3, PadDepth: 1, PadHeight: 1, PadWidth: 1),
                 new ConvGeometry(1, 2, 1, 1, 16, 16, 3, 3, 3, PadDepth: 1, PadHeight: 1, PadWidth: 1),
                 new ConvGeometry(1, 3, 5, 9, 18, 18, 3, 3, 3, PadDepth: 1),
+                // Depth and height strides under the vpdpbusd form's window of rearranged rows; a width stride it does
+                // not take (the float form runs).
+                new ConvGeometry(2, 5, 7, 9, 24, 24, 3, 3, 3, StrideDepth: 2, StrideHeight: 2, PadDepth: 1, PadHeight: 1, PadWidth: 1),
+                new ConvGeometry(1, 2, 4, 10, 16, 16, 3, 3, 3, StrideWidth: 3, PadDepth: 1, PadHeight: 1, PadWidth: 1),
             };
             foreach (var row in DepthwiseConv3dTests.Geometries)
                 geometries.Add(row);
@@ -71,7 +79,7 @@ public unsafe class Int8DepthwiseConvTests
 
     [Theory]
     [MemberData(nameof(Geometries))]
-    public void SumsEqualThePlainIntegerLoopsExactlyAtEveryWidth(ConvGeometry g)
+    public void SumsEqualThePlainIntegerLoopsExactlyOnEveryPathAtEveryWidth(ConvGeometry g)
     {
         foreach (bool signed in new[] { false, true })
         {
@@ -81,20 +89,21 @@ public unsafe class Int8DepthwiseConvTests
                 ? (signed ? (i % 2 == 0 ? -128 : 127) : 255) : signed ? random.Next(-128, 128) : random.Next(256)).ToArray();
             var weights = Enumerable.Range(0, g.InChannels * g.KernelVolume).Select(i => i % 7 == 0 ? (sbyte)-127 : (sbyte)random.Next(-127, 128)).ToArray();
             var want = Reference(levels, weights, g).Select(sum => (float)sum).ToArray();
-            foreach (int width in TestArrays.Widths)
-            {
-                float[] got = [];
-                TestArrays.With(width, 2, () => got = Run(levels, weights, g, signed));
-                int first = -1;
-                for (int i = 0; i < want.Length && first < 0; i++)
-                    first = want[i] != got[i] ? i : -1;
-                Assert.True(first < 0, $"{g} signed={signed} width={width}: sum {first} is {(first < 0 ? 0 : got[first])}, the integer loops give {(first < 0 ? 0 : want[first])}");
-            }
+            foreach (var path in TestArrays.Int8Paths)
+                foreach (int width in TestArrays.Widths)
+                {
+                    float[] got = [];
+                    TestArrays.With(width, 2, path, () => got = Run(levels, weights, g, signed));
+                    int first = -1;
+                    for (int i = 0; i < want.Length && first < 0; i++)
+                        first = want[i] != got[i] ? i : -1;
+                    Assert.True(first < 0, $"{g} signed={signed} {path} width={width}: sum {first} is {(first < 0 ? 0 : got[first])}, the integer loops give {(first < 0 ? 0 : want[first])}");
+                }
         }
     }
 
     /// <summary>Random u8 input codes (one byte of slack), packed weight levels, scales and biases for geometry g.</summary>
-    static (byte[] Codes, float[] Packed, float[] Multiplier, float[] Bias) RandomLayer(ConvGeometry g, int seed)
+    static (byte[] Codes, Int8DepthwiseWeights Packed, float[] Multiplier, float[] Bias) RandomLayer(ConvGeometry g, int seed)
     {
         var random = new Random(seed);
         var codes = Enumerable.Range(0, (int)g.InputLength + 1).Select(_ => (byte)random.Next(256)).ToArray();
@@ -114,26 +123,27 @@ public unsafe class Int8DepthwiseConvTests
             {
                 const float step = 0.013f;
                 float[]? widest = null;
-                // Every vector width: the 16-wide one-pass store and the 8-wide two-pass one give the same bits.
-                foreach (int width in TestArrays.Widths)
-                {
-                    var floats = new float[g.OutputLength];
-                    var outCodes = new byte[g.OutputLength];
-                    TestArrays.With(width, 2, () =>
+                // Every path and vector width: the 16-wide one-pass store and the 8-wide two-pass one give the same bits.
+                foreach (var path in TestArrays.Int8Paths)
+                    foreach (int width in TestArrays.Widths)
                     {
-                        fixed (byte* pc = codes, po = outCodes)
-                        fixed (float* pf = floats, pm = multiplier, pb = bias)
+                        var floats = new float[g.OutputLength];
+                        var outCodes = new byte[g.OutputLength];
+                        TestArrays.With(width, 2, path, () =>
                         {
-                            var x = Int8Tensor.AsCodes(pc, 0.02f, 0, 255);
-                            Int8DepthwiseConv.Convolve(Int8Tensor.OnGrid(pf, step, lowest, highest), x, packed, pm, pb, g, activation);
-                            Int8DepthwiseConv.Convolve(Int8Tensor.AsCodes(po, step, lowest, highest), x, packed, pm, pb, g, activation);
-                        }
-                    });
-                    int shift = lowest < 0 ? 128 : 0;
-                    Assert.Equal(floats, outCodes.Select(code => (code - shift) * step));
-                    widest ??= floats;
-                    Assert.Equal(widest, floats);
-                }
+                            fixed (byte* pc = codes, po = outCodes)
+                            fixed (float* pf = floats, pm = multiplier, pb = bias)
+                            {
+                                var x = Int8Tensor.AsCodes(pc, 0.02f, 0, 255);
+                                Int8DepthwiseConv.Convolve(Int8Tensor.OnGrid(pf, step, lowest, highest), x, packed, pm, pb, g, activation);
+                                Int8DepthwiseConv.Convolve(Int8Tensor.AsCodes(po, step, lowest, highest), x, packed, pm, pb, g, activation);
+                            }
+                        });
+                        int shift = lowest < 0 ? 128 : 0;
+                        Assert.Equal(floats, outCodes.Select(code => (code - shift) * step));
+                        widest ??= floats;
+                        Assert.Equal(widest, floats);
+                    }
             }
     }
 
@@ -154,31 +164,32 @@ public unsafe class Int8DepthwiseConvTests
         long positions = (long)rows * g.OutWidth;
         const float step = 0.011f;
         foreach (var activation in new[] { Activation.None, Activation.Swish })
-            foreach (int width in TestArrays.Widths)
-                foreach (var (lowest, highest) in new[] { (0f, 255f), (-128f, 127f) })
-                {
-                    var (output, outCodes) = (new float[g.OutputLength], new byte[g.OutputLength]);
-                    var (rowSums, codeRowSums) = (new float[g.Batch * rows * g.InChannels], new float[g.Batch * rows * g.InChannels]);
-                    var (want, got) = (new float[g.Batch * g.InChannels], new float[g.Batch * g.InChannels]);
-                    TestArrays.With(width, 2, () =>
+            foreach (var path in TestArrays.Int8Paths)
+                foreach (int width in TestArrays.Widths)
+                    foreach (var (lowest, highest) in new[] { (0f, 255f), (-128f, 127f) })
                     {
-                        fixed (byte* pc = codes, po = outCodes)
-                        fixed (float* py = output, ps = rowSums, pcs = codeRowSums, pm = multiplier, pb = bias, pw = want, pg = got)
+                        var (output, outCodes) = (new float[g.OutputLength], new byte[g.OutputLength]);
+                        var (rowSums, codeRowSums) = (new float[g.Batch * rows * g.InChannels], new float[g.Batch * rows * g.InChannels]);
+                        var (want, got) = (new float[g.Batch * g.InChannels], new float[g.Batch * g.InChannels]);
+                        TestArrays.With(width, 2, path, () =>
                         {
-                            var x = Int8Tensor.AsCodes(pc, 0.02f, 0, 255);
-                            Int8DepthwiseConv.Convolve(Int8Tensor.Floats(py), x, packed, pm, pb, g, activation, ps);
-                            Int8DepthwiseConv.Convolve(Int8Tensor.AsCodes(po, step, lowest, highest), x, packed, pm, pb, g, activation, pcs);
-                            GlobalAveragePool.Forward(pw, py, g.Batch, positions, g.InChannels);
-                            GlobalAveragePool.FromRowSums(pg, ps, g.Batch, rows, positions, g.InChannels);
-                        }
-                    });
-                    for (int i = 0; i < want.Length; i++)
-                        Assert.Equal(want[i], got[i], 1e-5f * MathF.Max(1, MathF.Abs(want[i])));
-                    Assert.Equal(rowSums, codeRowSums);
-                    int shift = lowest < 0 ? 128 : 0;
-                    for (int i = 0; i < output.Length; i++)
-                        Assert.True(outCodes[i] - shift == Math.Clamp(MathF.Round(output[i] / step), lowest, highest),
-                            $"width {width} {activation} output {i}: code {outCodes[i]} for {output[i]}");
-                }
+                            fixed (byte* pc = codes, po = outCodes)
+                            fixed (float* py = output, ps = rowSums, pcs = codeRowSums, pm = multiplier, pb = bias, pw = want, pg = got)
+                            {
+                                var x = Int8Tensor.AsCodes(pc, 0.02f, 0, 255);
+                                Int8DepthwiseConv.Convolve(Int8Tensor.Floats(py), x, packed, pm, pb, g, activation, ps);
+                                Int8DepthwiseConv.Convolve(Int8Tensor.AsCodes(po, step, lowest, highest), x, packed, pm, pb, g, activation, pcs);
+                                GlobalAveragePool.Forward(pw, py, g.Batch, positions, g.InChannels);
+                                GlobalAveragePool.FromRowSums(pg, ps, g.Batch, rows, positions, g.InChannels);
+                            }
+                        });
+                        for (int i = 0; i < want.Length; i++)
+                            Assert.Equal(want[i], got[i], 1e-5f * MathF.Max(1, MathF.Abs(want[i])));
+                        Assert.Equal(rowSums, codeRowSums);
+                        int shift = lowest < 0 ? 128 : 0;
+                        for (int i = 0; i < output.Length; i++)
+                            Assert.True(outCodes[i] - shift == Math.Clamp(MathF.Round(output[i] / step), lowest, highest),
+                                $"{path} width {width} {activation} output {i}: code {outCodes[i]} for {output[i]}");
+                    }
     }
 }

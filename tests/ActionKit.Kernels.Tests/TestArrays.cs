@@ -52,6 +52,24 @@ public static class TestArrays
         }
     }
 
+    /// <summary>The integer kernels' paths (<see cref="Int8Gemm.Path"/>) this CPU runs.</summary>
+    public static Int8Path[] Int8Paths => [.. Enum.GetValues<Int8Path>().Where(Int8Gemm.IsSupported)];
+
+    /// <summary>Runs <paramref name="action"/> with the given kernel settings and integer path, restoring the defaults afterwards.</summary>
+    public static void With(int maxWidth, int maxThreads, Int8Path path, Action action)
+    {
+        var saved = Int8Gemm.Path;
+        Int8Gemm.Path = path;
+        try
+        {
+            With(maxWidth, maxThreads, action);
+        }
+        finally
+        {
+            Int8Gemm.Path = saved;
+        }
+    }
+
     /// <summary>Runs <paramref name="action"/> with the given kernel settings, restoring the defaults afterwards.</summary>
     public static void With(int maxWidth, int maxThreads, Action action)
     {

@@ -1,14 +1,24 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ActionKit.Kernels.Cpu;
 
 /// <summary>
 /// Depthwise 3-D convolution of a quantized graph on 8-bit activation codes (channels-last, <see cref="Int8Tensor"/>)
-/// and s8 weights with one scale per channel. Each output row's sums Σ_taps level · weight are exact integers: the
-/// codes are widened to floats as they are loaded and multiplied by the weight levels held as floats, and every
-/// partial sum stays an integer below 2^24 (at most 512 taps of 255 · 128), which a float holds exactly. The row then
-/// goes out as <see cref="Requantize.Store"/> stores integer sums: scale, bias, activation, and floats, grid or codes.
-/// The multiply-adds are the float kernel's; the memory read is a quarter of it.
+/// and s8 weights with one scale per channel. Each output row's sums Σ_taps level · weight are exact integers, made in
+/// one of two ways, and the row then goes out as <see cref="Requantize.Store"/> stores integer sums: scale, bias,
+/// activation, and floats, grid or codes.
+/// <list type="bullet">
+/// <item>With AVX-VNNI (<see cref="Int8Gemm.Path"/>) and X3D's 3-wide kernel rows, vpdpbusd adds four u8 · s8 products
+/// into each s32 lane: the input's rows are rearranged into quads that hold, for every channel, the codes of four
+/// neighbouring columns, and one quad meets a channel's three width taps as (w0, w1, w2, 0) for one output position and
+/// (0, w0, w1, w2) for the next. A thread rearranges each input row once, into a small window of rows that stays in
+/// cache while the (depth, height) taps of the output rows around it read it.</item>
+/// <item>Otherwise the codes are widened to floats as they are loaded and multiplied by the weight levels held as floats:
+/// every partial sum stays an integer below 2^24 (at most 512 taps of 255 · 128), which a float holds exactly. The
+/// multiply-adds are the float kernel's; the memory read is a quarter of it.</item>
+/// </list>
 /// </summary>
 public static unsafe class Int8DepthwiseConv
 {
@@ -18,16 +28,12 @@ public static unsafe class Int8DepthwiseConv
     /// <summary>The most taps a kernel may have for its sums to stay exact in float (2^24 / (255 · 128)).</summary>
     public const int MaxTaps = 512;
 
-    /// <summary>Weight levels [C, taps] (the graph's [C, 1, kD, kH, kW] order) as pinned floats in tap-major order [taps, C].</summary>
-    public static float[] Pack(ReadOnlySpan<sbyte> levels, int channels, int taps)
+    /// <summary>Weight levels [C, taps] (the graph's [C, 1, kD, kH, kW] order) packed for both forms of the kernel.</summary>
+    public static Int8DepthwiseWeights Pack(ReadOnlySpan<sbyte> levels, int channels, int taps)
     {
         if (channels < 1 || taps < 1 || taps > MaxTaps || levels.Length != channels * taps)
             throw new ArgumentException($"Int8DepthwiseConv: {levels.Length} weights are not {channels} channels of 1 to {MaxTaps} taps.");
-        var packed = GC.AllocateArray<float>(channels * taps, pinned: true);
-        for (int c = 0; c < channels; c++)
-            for (int tap = 0; tap < taps; tap++)
-                packed[tap * channels + c] = levels[c * taps + tap];
-        return packed;
+        return new Int8DepthwiseWeights(levels, channels, taps);
     }
 
     /// <summary>
@@ -37,19 +43,240 @@ public static unsafe class Int8DepthwiseConv
     /// the row is written, for <see cref="GlobalAveragePool.FromRowSums"/>: a global pool of the float output that does
     /// not read it again, while y itself may go out as the codes that a squeeze-excitation gate reads.
     /// </summary>
-    public static void Convolve(in Int8Tensor y, in Int8Tensor x, float[] weights, float* multiplier, float* bias, in ConvGeometry g, Activation activation,
-        float* rowSums = null)
+    public static void Convolve(in Int8Tensor y, in Int8Tensor x, Int8DepthwiseWeights weights, float* multiplier, float* bias, in ConvGeometry g,
+        Activation activation, float* rowSums = null)
     {
         g.Validate();
-        if (!x.IsCodes || g.InChannels != g.OutChannels || g.KernelVolume > MaxTaps || weights.Length != g.KernelVolume * g.InChannels)
+        if (!x.IsCodes || g.InChannels != g.OutChannels || g.KernelVolume > MaxTaps || weights.Taps != g.KernelVolume || weights.Channels != g.InChannels)
             throw new ArgumentException($"Int8DepthwiseConv: needs codes in, one channel per group and {g.KernelVolume} x {g.InChannels} weights: {g}");
         // Level 0 as codes: what source columns in the width padding read (shared read-only by every thread).
         byte* padding = stackalloc byte[g.InChannels];
         new Span<byte>(padding, g.InChannels).Fill((byte)x.Shift);
-        fixed (float* w = weights)
+        if (TakesQuads(g, weights))
+        {
+            fixed (sbyte* quads = weights.Quads)
+            fixed (int* quadSums = weights.QuadSums)
+                new QuadRowsJob(y, x, quads, quadSums, multiplier, bias, g, activation, rowSums, padding).Run();
+            return;
+        }
+        fixed (float* w = weights.Floats)
         {
             var job = new RowsJob(y, x, w, multiplier, bias, g, activation, rowSums, padding);
             Simd.Run(ref job, g.InChannels);
+        }
+    }
+
+    // The vpdpbusd form: AVX-VNNI chosen, kernel rows 3 wide at stride 1 or 2 (a quad then starts every two input
+    // columns), and at least one 16-channel vector for the rearranging.
+    static bool TakesQuads(in ConvGeometry g, Int8DepthwiseWeights weights) =>
+        Int8Gemm.Path == Int8Path.AvxVnni && weights.Quads is not null && g.KernelWidth == 3 && g.StrideWidth is 1 or 2 && g.InChannels >= 16;
+
+    /// <summary>
+    /// The vpdpbusd form, over chunks of (clip, band of output rows): each thread walks its band's rows with the depth
+    /// fastest, rearranging the input rows they read into quads in a window of <c>(kH − 1) · D + kD</c> rows (the span
+    /// that one output row's taps reach, in that order), so that every input row is rearranged once per band.
+    /// </summary>
+    readonly struct QuadRowsJob(Int8Tensor y, Int8Tensor x, sbyte* quads, int* quadSums, float* multiplier, float* bias, ConvGeometry g,
+        Activation activation, float* rowSums, byte* padding)
+    {
+        // Quads per input row: one per output position pair at stride 1, one per output position at stride 2.
+        int QuadCount => g.StrideWidth == 1 ? (g.OutWidth + 1) / 2 : g.OutWidth;
+
+        long QuadRowBytes => (long)QuadCount * 4 * g.InChannels;
+
+        int WindowRows => (g.KernelHeight - 1) * g.InDepth + g.KernelDepth;
+
+        public void Run()
+        {
+            var job = this;
+            // Bands of output rows: whole clips when there are enough of them for every thread twice, else clips cut
+            // into as many bands as that takes (each band rereads the input rows at its edges).
+            int bands = Math.Clamp((2 * CpuParallel.MaxThreads + g.Batch - 1) / g.Batch, 1, g.OutHeight);
+            int bandRows = (g.OutHeight + bands - 1) / bands;
+            bands = (g.OutHeight + bandRows - 1) / bandRows;
+            int height = g.OutHeight;
+            CpuParallel.For(g.Batch * bands, chunk =>
+            {
+                int n = chunk / bands, first = chunk % bands * bandRows;
+                job.Band(n, first, Math.Min(height, first + bandRows));
+            });
+        }
+
+        void Band(int n, int firstRow, int endRow)
+        {
+            int windowRows = WindowRows, channels = g.InChannels;
+            long quadRowBytes = QuadRowBytes;
+            // The window: which input row each slot holds (-1: none yet), then the slots' quads.
+            float* scratch = Scratch.Get(ScratchSlot.Window, windowRows + (windowRows * quadRowBytes + 3) / 4);
+            int* held = (int*)scratch;
+            byte* window = (byte*)(scratch + windowRows);
+            new Span<int>(held, windowRows).Fill(-1);
+            int positions = Math.Max(g.OutWidth, 2 * QuadCount);
+            int* sums = (int*)Scratch.Get(ScratchSlot.Chunk, (long)positions * channels);
+            int pairs = g.KernelDepth * g.KernelHeight;
+            byte** pairRow = stackalloc byte*[pairs];
+            int* pairTap = stackalloc int[pairs];
+            for (int yy = firstRow; yy < endRow; yy++)
+                for (int z = 0; z < g.OutDepth; z++)
+                {
+                    AxisTaps zTaps = AxisTaps.OfOutput(z, g.KernelDepth, g.StrideDepth, g.PadDepth, g.InDepth);
+                    AxisTaps yTaps = AxisTaps.OfOutput(yy, g.KernelHeight, g.StrideHeight, g.PadHeight, g.InHeight);
+                    int pairCount = 0;
+                    for (int j = 0; j < yTaps.Count; j++)
+                        for (int i = 0; i < zTaps.Count; i++)
+                        {
+                            int iy = yTaps.Source + j, iz = zTaps.Source + i;
+                            // Numbered with the depth fastest, as the rows are walked: one output row's taps span fewer
+                            // than windowRows numbers, so the slots they take are distinct.
+                            int key = (n * g.InHeight + iy) * g.InDepth + iz, slot = key % windowRows;
+                            byte* quadRow = window + slot * quadRowBytes;
+                            if (held[slot] != key)
+                            {
+                                Rearrange(quadRow, x.Codes + (((long)n * g.InDepth + iz) * g.InHeight + iy) * g.InWidth * channels);
+                                held[slot] = key;
+                            }
+                            pairRow[pairCount] = quadRow;
+                            pairTap[pairCount++] = (zTaps.First + i) * g.KernelHeight + yTaps.First + j;
+                        }
+                    SumQuadRow(sums, pairRow, pairTap, pairCount);
+                    long outputRow = ((long)n * g.OutDepth + z) * g.OutHeight + yy;
+                    Requantize.StoreRows(y.At(outputRow * g.OutWidth * channels), sums, multiplier, bias, g.OutWidth, channels, channels, activation,
+                        rowSums == null ? null : rowSums + outputRow * channels);
+                }
+        }
+
+        // Quad q of an input row holds, for each channel c, the codes of padded columns 2q .. 2q + 3 in bytes
+        // 4c .. 4c + 3 (columns in the padding or past the row read level 0): two byte and two word interleaves of
+        // four 16-channel loads. The last vector of a row ends at C, overlapping the one before it.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void Rearrange(byte* target, byte* source)
+        {
+            nint channels = g.InChannels;
+            for (int q = 0; q < QuadCount; q++, target += 4 * channels)
+            {
+                byte* c0 = Column(source, 2 * q), c1 = Column(source, 2 * q + 1), c2 = Column(source, 2 * q + 2), c3 = Column(source, 2 * q + 3);
+                for (nint c0Start = 0; c0Start < channels; c0Start += 16)
+                {
+                    nint c = Math.Min(c0Start, channels - 16);
+                    Vector128<byte> a = Vector128.Load(c0 + c), b = Vector128.Load(c1 + c), d = Vector128.Load(c2 + c), e = Vector128.Load(c3 + c);
+                    Vector128<ushort> abLow = Sse2.UnpackLow(a, b).AsUInt16(), abHigh = Sse2.UnpackHigh(a, b).AsUInt16();
+                    Vector128<ushort> deLow = Sse2.UnpackLow(d, e).AsUInt16(), deHigh = Sse2.UnpackHigh(d, e).AsUInt16();
+                    byte* t = target + 4 * c;
+                    Sse2.UnpackLow(abLow, deLow).AsByte().Store(t);
+                    Sse2.UnpackHigh(abLow, deLow).AsByte().Store(t + 16);
+                    Sse2.UnpackLow(abHigh, deHigh).AsByte().Store(t + 32);
+                    Sse2.UnpackHigh(abHigh, deHigh).AsByte().Store(t + 48);
+                }
+            }
+        }
+
+        byte* Column(byte* source, int padded)
+        {
+            int ix = padded - g.PadWidth;
+            return (uint)ix < (uint)g.InWidth ? source + (nint)ix * g.InChannels : padding;
+        }
+
+        // sums [positions, C] of one output row from its pairs' quad rows, in blocks of up to 8 positions (4 quads at
+        // stride 1, 8 at stride 2), the last block ending at the row's end and overlapping the one before it. At stride
+        // 1 the last quad's second position may lie one past the row: sums has room for it, and it is not stored.
+        void SumQuadRow(int* sums, byte** pairRow, int* pairTap, int pairCount)
+        {
+            bool twoPerQuad = g.StrideWidth == 1;
+            int units = QuadCount, largest = twoPerQuad ? 4 : 8;
+            for (int u = 0; u < units;)
+            {
+                int block = largest;
+                while (block > 1 && (block > units || block / 2 >= units - u))
+                    block /= 2;
+                int start = Math.Min(u, units - block);
+                switch ((twoPerQuad, block))
+                {
+                    case (true, 4): SumQuads<Eight, On>(sums, pairRow, pairTap, pairCount, start); break;
+                    case (true, 2): SumQuads<Four, On>(sums, pairRow, pairTap, pairCount, start); break;
+                    case (true, _): SumQuads<Two, On>(sums, pairRow, pairTap, pairCount, start); break;
+                    case (false, 8): SumQuads<Eight, Off>(sums, pairRow, pairTap, pairCount, start); break;
+                    case (false, 4): SumQuads<Four, Off>(sums, pairRow, pairTap, pairCount, start); break;
+                    case (false, 2): SumQuads<Two, Off>(sums, pairRow, pairTap, pairCount, start); break;
+                    default: SumQuads<One, Off>(sums, pairRow, pairTap, pairCount, start); break;
+                }
+                u = start + block;
+            }
+        }
+
+        // The P positions from quad `first` on (two per quad at stride 1, one at stride 2), 8 channels a vector: each
+        // quad is loaded once and meets (w0, w1, w2, 0) for its first position and (0, w0, w1, w2) for its second.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void SumQuads<TBlock, TTwoPerQuad>(int* sums, byte** pairRow, int* pairTap, int pairCount, int first)
+            where TBlock : struct, IBlock where TTwoPerQuad : struct, IFlag
+        {
+            nint channels = g.InChannels, quadBytes = 4 * channels;
+            int p = TBlock.Positions;
+            bool two = TTwoPerQuad.IsOn, shifted = x.Shift != 0;
+            for (nint c0 = 0; c0 < channels; c0 += 8)
+            {
+                nint c = Math.Min(c0, channels - 8);
+                Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+                Vector256<int> weightSum = default;
+                for (int pair = 0; pair < pairCount; pair++)
+                {
+                    byte* q = pairRow[pair] + first * quadBytes + 4 * c;
+                    sbyte* w = quads + pairTap[pair] * 2 * quadBytes + 4 * c;
+                    if (shifted)
+                        weightSum += Vector256.Load(quadSums + pairTap[pair] * channels + c);
+                    Vector256<sbyte> lead = Vector256.Load(w);
+                    if (two)
+                    {
+                        Vector256<sbyte> trail = Vector256.Load(w + quadBytes);
+                        Vector256<byte> q0 = Vector256.Load(q);
+                        a0 = AvxVnni.MultiplyWideningAndAdd(a0, q0, lead);
+                        a1 = AvxVnni.MultiplyWideningAndAdd(a1, q0, trail);
+                        if (p < 4)
+                            continue;
+                        Vector256<byte> q1 = Vector256.Load(q + quadBytes);
+                        a2 = AvxVnni.MultiplyWideningAndAdd(a2, q1, lead);
+                        a3 = AvxVnni.MultiplyWideningAndAdd(a3, q1, trail);
+                        if (p < 8)
+                            continue;
+                        Vector256<byte> q2 = Vector256.Load(q + 2 * quadBytes), q3 = Vector256.Load(q + 3 * quadBytes);
+                        a4 = AvxVnni.MultiplyWideningAndAdd(a4, q2, lead);
+                        a5 = AvxVnni.MultiplyWideningAndAdd(a5, q2, trail);
+                        a6 = AvxVnni.MultiplyWideningAndAdd(a6, q3, lead);
+                        a7 = AvxVnni.MultiplyWideningAndAdd(a7, q3, trail);
+                        continue;
+                    }
+                    a0 = AvxVnni.MultiplyWideningAndAdd(a0, Vector256.Load(q), lead);
+                    if (p < 2)
+                        continue;
+                    a1 = AvxVnni.MultiplyWideningAndAdd(a1, Vector256.Load(q + quadBytes), lead);
+                    if (p < 4)
+                        continue;
+                    a2 = AvxVnni.MultiplyWideningAndAdd(a2, Vector256.Load(q + 2 * quadBytes), lead);
+                    a3 = AvxVnni.MultiplyWideningAndAdd(a3, Vector256.Load(q + 3 * quadBytes), lead);
+                    if (p < 8)
+                        continue;
+                    a4 = AvxVnni.MultiplyWideningAndAdd(a4, Vector256.Load(q + 4 * quadBytes), lead);
+                    a5 = AvxVnni.MultiplyWideningAndAdd(a5, Vector256.Load(q + 5 * quadBytes), lead);
+                    a6 = AvxVnni.MultiplyWideningAndAdd(a6, Vector256.Load(q + 6 * quadBytes), lead);
+                    a7 = AvxVnni.MultiplyWideningAndAdd(a7, Vector256.Load(q + 7 * quadBytes), lead);
+                }
+                // Codes stored shifted (s8 levels + 128): Σ (u - shift) · w = Σ u · w - shift · Σ w.
+                var correction = weightSum * x.Shift;
+                int* t = sums + (two ? 2 * first : first) * channels + c;
+                (a0 - correction).Store(t);
+                if (p < 2)
+                    continue;
+                (a1 - correction).Store(t + channels);
+                if (p < 4)
+                    continue;
+                (a2 - correction).Store(t + 2 * channels);
+                (a3 - correction).Store(t + 3 * channels);
+                if (p < 8)
+                    continue;
+                (a4 - correction).Store(t + 4 * channels);
+                (a5 - correction).Store(t + 5 * channels);
+                (a6 - correction).Store(t + 6 * channels);
+                (a7 - correction).Store(t + 7 * channels);
+            }
         }
     }
 
@@ -320,4 +547,57 @@ public static unsafe class Int8DepthwiseConv
     {
         public static int Positions => 1;
     }
+}
+
+/// <summary>
+/// Depthwise weight levels packed once for both forms of <see cref="Int8DepthwiseConv"/>: as floats in tap-major order,
+/// and, when the taps come in rows of three, as the byte quads of the vpdpbusd form.
+/// </summary>
+public sealed class Int8DepthwiseWeights
+{
+    internal Int8DepthwiseWeights(ReadOnlySpan<sbyte> levels, int channels, int taps)
+    {
+        Channels = channels;
+        Taps = taps;
+        Floats = GC.AllocateArray<float>(channels * taps, pinned: true);
+        for (int c = 0; c < channels; c++)
+            for (int tap = 0; tap < taps; tap++)
+                Floats[tap * channels + c] = levels[c * taps + tap];
+        if (taps % 3 != 0)
+            return;
+        int pairs = taps / 3;
+        Quads = new sbyte[pairs * 2 * channels * 4];
+        QuadSums = new int[pairs * channels];
+        for (int pair = 0; pair < pairs; pair++)
+            for (int c = 0; c < channels; c++)
+            {
+                int lead = (pair * 2 * channels + c) * 4, trail = lead + channels * 4;
+                for (int kx = 0; kx < 3; kx++)
+                {
+                    sbyte w = levels[c * taps + pair * 3 + kx];
+                    Quads[lead + kx] = w;
+                    Quads[trail + kx + 1] = w;
+                    QuadSums[pair * channels + c] += w;
+                }
+            }
+    }
+
+    /// <summary>Channels (one filter each).</summary>
+    public int Channels { get; }
+
+    /// <summary>Taps per channel (kD · kH · kW).</summary>
+    public int Taps { get; }
+
+    /// <summary>[taps, C]: the levels as floats, for the form that widens codes to floats.</summary>
+    internal float[] Floats { get; }
+
+    /// <summary>
+    /// [taps / 3, 2, C, 4]: per (depth, height) tap pair and channel, its three width taps as (w0, w1, w2, 0), for the
+    /// position whose first column a quad starts with, then as (0, w0, w1, w2), for the next; null unless taps is a
+    /// multiple of 3 (used only when the kernel's rows are 3 wide).
+    /// </summary>
+    internal sbyte[]? Quads { get; }
+
+    /// <summary>[taps / 3, C]: each pair's w0 + w1 + w2, for the correction of shifted s8 codes.</summary>
+    internal int[]? QuadSums { get; }
 }

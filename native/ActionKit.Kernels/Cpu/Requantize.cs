@@ -221,35 +221,41 @@ public static unsafe class Requantize
     }
 
     // One pass, 16 outputs a vector: scale, bias, activation (added into the row sums) and then the output's grid or
-    // codes, no float written in between (the epilogue was half of a thin layer's time). A row's last vector ends at
-    // n, overlapping the one before it, which it recomputes to the same values (and adds to the row sums only in the
-    // lanes it adds). The arithmetic is the two-pass path's at 16 lanes (Swish as Elementwise.Swish computes it
-    // there), so both give the same bits. Never inlined: inside a kernel's loop the activation and grid would exceed
-    // the inliner's budget and stay calls.
+    // codes, no float written in between (the epilogue was half of a thin layer's time). The rows go through one
+    // 16-channel column at a time, its scale and bias loaded once and its row sums added in a register (in row order,
+    // as the two-pass path adds them): adding them in memory row by row made each row's overlapping last vector load
+    // what the vector before it had just stored in part, a store the CPU cannot forward, and it waited for the store
+    // to finish, on every row. A row's last vector ends at n, overlapping the one before it, which it recomputes to
+    // the same values (and adds to the row sums only in the lanes it adds). The arithmetic is the two-pass path's at
+    // 16 lanes (Swish as Elementwise.Swish computes it there), so both give the same bits. Never inlined: inside a
+    // kernel's loop the activation and grid would exceed the inliner's budget and stay calls.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     static void StoreRows512<TSum, TRowSums, TForm>(in Int8Tensor y, TSum* c, float* multiplier, float* bias, int rows, int n, int width, Activation activation,
         float* rowSums) where TSum : unmanaged where TRowSums : struct, IFlag where TForm : struct, IOutputForm
     {
         var output = new Output512(y);
         var lanes = Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        for (int r = 0; r < rows; r++)
+        for (int o0 = 0; o0 < n; o0 += 16)
         {
-            TSum* source = c + (long)r * width;
-            for (int o0 = 0; o0 < n; o0 += 16)
+            int o = Math.Min(o0, n - 16);
+            var scale = Vector512.Load(multiplier + o);
+            var shift = bias != null ? Vector512.Load(bias + o) : Vector512<float>.Zero;
+            var fresh = Vector512.GreaterThanOrEqual(lanes, Vector512.Create((float)(o0 - o)));
+            var total = TRowSums.IsOn ? Vector512.Load(rowSums + o) : Vector512<float>.Zero;
+            TSum* source = c + o;
+            for (int r = 0; r < rows; r++, source += width)
             {
-                int o = Math.Min(o0, n - 16);
-                var sums = typeof(TSum) == typeof(int) ? Vector512.ConvertToSingle(Vector512.Load((int*)source + o)) : Vector512.Load((float*)source + o);
-                var value = sums * Vector512.Load(multiplier + o);
+                var sums = typeof(TSum) == typeof(int) ? Vector512.ConvertToSingle(Vector512.Load((int*)source)) : Vector512.Load((float*)source);
+                var value = sums * scale;
                 if (bias != null)
-                    value += Vector512.Load(bias + o);
+                    value += shift;
                 value = Activate(value, activation);
                 if (TRowSums.IsOn)
-                {
-                    var fresh = Vector512.GreaterThanOrEqual(lanes, Vector512.Create((float)(o0 - o)));
-                    (Vector512.Load(rowSums + o) + Vector512.ConditionalSelect(fresh, value, Vector512<float>.Zero)).Store(rowSums + o);
-                }
+                    total += Vector512.ConditionalSelect(fresh, value, Vector512<float>.Zero);
                 Store16<TForm>(output, (long)r * n + o, value);
             }
+            if (TRowSums.IsOn)
+                total.Store(rowSums + o);
         }
     }
 
@@ -284,10 +290,20 @@ public static unsafe class Requantize
         }
         var level = FakeQuantize.Levels(value, y.Grid);
         if (typeof(TForm) == typeof(CodesOut))
-            Avx512F.ConvertToVector128Byte(Vector512.ConvertToInt32Native(level) + y.Shift).Store(y.Codes + at);
+            LowBytes(Vector512.ConvertToInt32Native(level) + y.Shift).Store(y.Codes + at);
         else
             (level * y.Grid.Step).Store(y.Values + at);
     }
+
+    /// <summary>
+    /// The low byte of each of 16 s32 lanes. vpmovdb straight to memory (what the JIT makes of narrowing and storing) is
+    /// a slow instruction on AMD's Zen 4, where it was a sixth of the INT8 graph's time; vpermb into a register and a
+    /// plain 16-byte store are not.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<byte> LowBytes(Vector512<int> lanes) => Avx512Vbmi.IsSupported
+        ? Avx512Vbmi.PermuteVar64x8(lanes.AsByte(), Vector512.CreateSequence((byte)0, (byte)4)).GetLower().GetLower()
+        : Avx512F.ConvertToVector128Byte(lanes);
 
     /// <summary>Where a chunk of at most 64 rows of n values for <paramref name="y"/> is computed as floats: y itself, or scratch for codes.</summary>
     internal static float* Values(in Int8Tensor y, int count) =>

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace ActionKit.Kernels.Cpu;
 
 /// <summary>What a scratch buffer holds. Call slots are filled by the calling thread before a parallel loop and read
-/// by its chunks; the chunk slot belongs to one chunk body at a time.</summary>
+/// by its chunks; the chunk and window slots belong to one chunk body at a time.</summary>
 internal enum ScratchSlot
 {
     CallOperand,
@@ -11,6 +11,7 @@ internal enum ScratchSlot
     Chunk,
     ClipPartials,
     Requantized,
+    Window,
 }
 
 /// <summary>

@@ -66,7 +66,7 @@ sealed unsafe class Int8ConvStep : ExecutionStep, ICodeReader, IGridCodeWriter
     QuantizerGrid storedGrid;
     readonly int outputs;
     readonly Int8Weights? pointwise;
-    readonly float[]? depthwise;
+    readonly Int8DepthwiseWeights? depthwise;
     readonly bool dense;
     readonly float[] multiplier;
     readonly Activation activation;
