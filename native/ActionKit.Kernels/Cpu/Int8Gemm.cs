@@ -147,56 +147,48 @@ public static unsafe class Int8Gemm
     }
 
     // rows [count, taps · Cin] for output positions start.., channels-last: each tap's Cin codes, or level 0 (the byte
-    // `shift`) where the tap falls in the padding. A (depth, height) tap pair whose width taps all lie inside the input
-    // row is one contiguous copy (kW · Cin bytes on both sides); the position advances by counters, not divisions.
+    // `shift`) where the tap falls in the padding. The source rows of an output row's (depth, height) tap pairs are
+    // found once for the row; a pair whose width taps all lie inside its source row is one contiguous copy (kW · Cin
+    // bytes on both sides), up to 16 bytes as one vector (the stem's 9; what it writes past the span, later spans
+    // overwrite).
     static void Gather(byte* rows, in Int8Tensor x, in ConvGeometry g, long start, int count)
     {
-        int cin = g.InChannels, k = g.KernelVolume * cin, span = g.KernelWidth * cin;
+        int cin = g.InChannels, k = g.KernelVolume * cin, span = g.KernelWidth * cin, pairs = g.KernelDepth * g.KernelHeight;
         byte zero = (byte)x.Shift;
-        int ox = (int)(start % g.OutWidth), oy = (int)(start / g.OutWidth % g.OutHeight), oz = (int)(start / g.OutWidth / g.OutHeight % g.OutDepth);
-        long n = start / g.OutWidth / g.OutHeight / g.OutDepth;
-        for (int r = 0; r < count; r++)
+        byte** sources = stackalloc byte*[pairs];
+        for (int r = 0; r < count;)
         {
-            byte* row = rows + (long)r * k;
-            int firstX = ox * g.StrideWidth - g.PadWidth;
-            bool widthInside = firstX >= 0 && firstX + g.KernelWidth <= g.InWidth;
+            long position = start + r, line = position / g.OutWidth;
+            int ox = (int)(position % g.OutWidth), oy = (int)(line % g.OutHeight), oz = (int)(line / g.OutHeight % g.OutDepth);
+            long n = line / g.OutHeight / g.OutDepth;
             for (int kz = 0; kz < g.KernelDepth; kz++)
-                for (int ky = 0; ky < g.KernelHeight; ky++, row += span)
+                for (int ky = 0; ky < g.KernelHeight; ky++)
                 {
                     int iz = oz * g.StrideDepth - g.PadDepth + kz, iy = oy * g.StrideHeight - g.PadHeight + ky;
-                    if (iz < 0 || iz >= g.InDepth || iy < 0 || iy >= g.InHeight)
-                    {
-                        new Span<byte>(row, span).Fill(zero);
-                        continue;
-                    }
-                    byte* source = x.Codes + ((n * g.InDepth + iz) * g.InHeight + iy) * g.InWidth * cin;
-                    if (widthInside)
-                    {
-                        // Up to 16 bytes as one vector: the stem's 9. What it writes past the span, later spans overwrite.
-                        if (span <= 16)
-                            Vector128.Load(source + (long)firstX * cin).Store(row);
-                        else
-                            Unsafe.CopyBlockUnaligned(row, source + (long)firstX * cin, (uint)span);
-                        continue;
-                    }
-                    for (int kx = 0; kx < g.KernelWidth; kx++)
-                    {
-                        int ix = firstX + kx;
-                        for (int c = 0; c < cin; c++)
-                            row[kx * cin + c] = ix >= 0 && ix < g.InWidth ? source[(long)ix * cin + c] : zero;
-                    }
+                    bool inside = iz >= 0 && iz < g.InDepth && iy >= 0 && iy < g.InHeight;
+                    sources[kz * g.KernelHeight + ky] = inside ? x.Codes + ((n * g.InDepth + iz) * g.InHeight + iy) * g.InWidth * cin : null;
                 }
-            if (++ox == g.OutWidth)
+            for (int end = Math.Min(count, r + g.OutWidth - ox); r < end; r++, ox++)
             {
-                ox = 0;
-                if (++oy == g.OutHeight)
+                byte* row = rows + (long)r * k;
+                int firstX = ox * g.StrideWidth - g.PadWidth;
+                bool widthInside = firstX >= 0 && firstX + g.KernelWidth <= g.InWidth;
+                for (int pair = 0; pair < pairs; pair++, row += span)
                 {
-                    oy = 0;
-                    if (++oz == g.OutDepth)
-                    {
-                        oz = 0;
-                        n++;
-                    }
+                    byte* source = sources[pair];
+                    if (source == null)
+                        new Span<byte>(row, span).Fill(zero);
+                    else if (widthInside && span <= 16)
+                        Vector128.Load(source + (long)firstX * cin).Store(row);
+                    else if (widthInside)
+                        Unsafe.CopyBlockUnaligned(row, source + (long)firstX * cin, (uint)span);
+                    else
+                        for (int kx = 0; kx < g.KernelWidth; kx++)
+                        {
+                            int ix = firstX + kx;
+                            for (int c = 0; c < cin; c++)
+                                row[kx * cin + c] = ix >= 0 && ix < g.InWidth ? source[(long)ix * cin + c] : zero;
+                        }
                 }
             }
         }
