@@ -115,7 +115,8 @@ public static unsafe class Int8DepthwiseConv
             int* sums = (int*)Scratch.Get(ScratchSlot.Chunk, (long)positions * channels);
             int pairs = g.KernelDepth * g.KernelHeight;
             byte** pairRow = stackalloc byte*[pairs];
-            int* pairTap = stackalloc int[pairs];
+            sbyte** pairWeights = stackalloc sbyte*[pairs];
+            int** pairWeightSums = stackalloc int*[pairs];
             for (int yy = firstRow; yy < endRow; yy++)
                 for (int z = 0; z < g.OutDepth; z++)
                 {
@@ -135,10 +136,12 @@ public static unsafe class Int8DepthwiseConv
                                 Rearrange(quadRow, x.Codes + (((long)n * g.InDepth + iz) * g.InHeight + iy) * g.InWidth * channels);
                                 held[slot] = key;
                             }
+                            int pair = (zTaps.First + i) * g.KernelHeight + yTaps.First + j;
                             pairRow[pairCount] = quadRow;
-                            pairTap[pairCount++] = (zTaps.First + i) * g.KernelHeight + yTaps.First + j;
+                            pairWeights[pairCount] = quads + pair * 8L * channels;
+                            pairWeightSums[pairCount++] = quadSums + pair * channels;
                         }
-                    SumQuadRow(sums, pairRow, pairTap, pairCount);
+                    SumQuadRow(sums, new QuadTaps(pairRow, pairWeights, pairWeightSums, pairCount));
                     long outputRow = ((long)n * g.OutDepth + z) * g.OutHeight + yy;
                     Requantize.StoreRows(y.At(outputRow * g.OutWidth * channels), sums, multiplier, bias, g.OutWidth, channels, channels, activation,
                         rowSums == null ? null : rowSums + outputRow * channels);
@@ -179,7 +182,7 @@ public static unsafe class Int8DepthwiseConv
         // sums [positions, C] of one output row from its pairs' quad rows, in blocks of up to 8 positions (4 quads at
         // stride 1, 8 at stride 2), the last block ending at the row's end and overlapping the one before it. At stride
         // 1 the last quad's second position may lie one past the row: sums has room for it, and it is not stored.
-        void SumQuadRow(int* sums, byte** pairRow, int* pairTap, int pairCount)
+        void SumQuadRow(int* sums, QuadTaps taps)
         {
             bool twoPerQuad = g.StrideWidth == 1;
             int units = QuadCount, largest = twoPerQuad ? 4 : 8;
@@ -191,13 +194,13 @@ public static unsafe class Int8DepthwiseConv
                 int start = Math.Min(u, units - block);
                 switch ((twoPerQuad, block))
                 {
-                    case (true, 4): SumQuads<Eight, On>(sums, pairRow, pairTap, pairCount, start); break;
-                    case (true, 2): SumQuads<Four, On>(sums, pairRow, pairTap, pairCount, start); break;
-                    case (true, _): SumQuads<Two, On>(sums, pairRow, pairTap, pairCount, start); break;
-                    case (false, 8): SumQuads<Eight, Off>(sums, pairRow, pairTap, pairCount, start); break;
-                    case (false, 4): SumQuads<Four, Off>(sums, pairRow, pairTap, pairCount, start); break;
-                    case (false, 2): SumQuads<Two, Off>(sums, pairRow, pairTap, pairCount, start); break;
-                    default: SumQuads<One, Off>(sums, pairRow, pairTap, pairCount, start); break;
+                    case (true, 4): SumQuads<Eight, On>(sums, taps, start); break;
+                    case (true, 2): SumQuads<Four, On>(sums, taps, start); break;
+                    case (true, _): SumQuads<Two, On>(sums, taps, start); break;
+                    case (false, 8): SumQuads<Eight, Off>(sums, taps, start); break;
+                    case (false, 4): SumQuads<Four, Off>(sums, taps, start); break;
+                    case (false, 2): SumQuads<Two, Off>(sums, taps, start); break;
+                    default: SumQuads<One, Off>(sums, taps, start); break;
                 }
                 u = start + block;
             }
@@ -206,23 +209,23 @@ public static unsafe class Int8DepthwiseConv
         // The P positions from quad `first` on (two per quad at stride 1, one at stride 2), 8 channels a vector: each
         // quad is loaded once and meets (w0, w1, w2, 0) for its first position and (0, w0, w1, w2) for its second.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        void SumQuads<TBlock, TTwoPerQuad>(int* sums, byte** pairRow, int* pairTap, int pairCount, int first)
+        void SumQuads<TBlock, TTwoPerQuad>(int* sums, QuadTaps taps, int first)
             where TBlock : struct, IBlock where TTwoPerQuad : struct, IFlag
         {
-            nint channels = g.InChannels, quadBytes = 4 * channels;
-            int p = TBlock.Positions;
-            bool two = TTwoPerQuad.IsOn, shifted = x.Shift != 0;
+            nint channels = g.InChannels, quadBytes = 4 * channels, start = first * quadBytes;
+            int p = TBlock.Positions, shift = x.Shift;
+            bool two = TTwoPerQuad.IsOn;
             for (nint c0 = 0; c0 < channels; c0 += 8)
             {
-                nint c = Math.Min(c0, channels - 8);
+                nint c = Math.Min(c0, channels - 8), at = start + 4 * c;
                 Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
                 Vector256<int> weightSum = default;
-                for (int pair = 0; pair < pairCount; pair++)
+                for (int pair = 0; pair < taps.Count; pair++)
                 {
-                    byte* q = pairRow[pair] + first * quadBytes + 4 * c;
-                    sbyte* w = quads + pairTap[pair] * 2 * quadBytes + 4 * c;
-                    if (shifted)
-                        weightSum += Vector256.Load(quadSums + pairTap[pair] * channels + c);
+                    byte* q = taps.Rows[pair] + at;
+                    sbyte* w = taps.Weights[pair] + 4 * c;
+                    if (shift != 0)
+                        weightSum += Vector256.Load(taps.WeightSums[pair] + c);
                     Vector256<sbyte> lead = Vector256.Load(w);
                     if (two)
                     {
@@ -260,7 +263,7 @@ public static unsafe class Int8DepthwiseConv
                     a7 = AvxVnni.MultiplyWideningAndAdd(a7, Vector256.Load(q + 7 * quadBytes), lead);
                 }
                 // Codes stored shifted (s8 levels + 128): Σ (u - shift) · w = Σ u · w - shift · Σ w.
-                var correction = weightSum * x.Shift;
+                var correction = weightSum * shift;
                 int* t = sums + (two ? 2 * first : first) * channels + c;
                 (a0 - correction).Store(t);
                 if (p < 2)
@@ -520,6 +523,15 @@ public static unsafe class Int8DepthwiseConv
         static TVector Taps3<TSimd, TVector>(TVector sum, TVector s0, TVector s1, TVector s2, TVector w0, TVector w1, TVector w2)
             where TSimd : struct, ISimd<TVector> where TVector : struct =>
             TSimd.MultiplyAdd(s2, w2, TSimd.MultiplyAdd(s1, w1, TSimd.MultiplyAdd(s0, w0, sum)));
+    }
+
+    /// <summary>The (depth, height) tap pairs of one output row in the vpdpbusd form: their rows of quads, weight quads and weight sums.</summary>
+    readonly struct QuadTaps(byte** rows, sbyte** weights, int** weightSums, int count)
+    {
+        public byte** Rows { get; } = rows;
+        public sbyte** Weights { get; } = weights;
+        public int** WeightSums { get; } = weightSums;
+        public int Count { get; } = count;
     }
 
     /// <summary>How many positions one slide computes (a constant per instantiation, so unused accumulators compile away).</summary>
