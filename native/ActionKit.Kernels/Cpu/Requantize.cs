@@ -59,26 +59,14 @@ public static unsafe class Requantize
         });
     }
 
-    // Values [first, end) of the flat tensor (first at a channel 0): 16 or 8 at a time against scale and shift patterns
-    // that repeat every `channels` values (16 or 8 · channels of them, so that a block of vectors meets the same
-    // patterns), the rest one at a time. The 16-wide stores are the convolutions' (the 8-wide narrowing took 3 cycles a
-    // value, twice the float pass it replaces).
+    // Values [first, end) of the flat tensor (first at a channel 0): eight at a time against scale and shift patterns
+    // that repeat every `channels` values (8 · channels of them, so that a block of vectors meets the same patterns),
+    // the rest one at a time.
     static void AffineRows(in Int8Tensor codes, float* x, float* scale, float* shift, long first, long end, int channels)
     {
         var grid = new FakeQuantize.Grid(codes.Step, codes.Lowest, codes.Highest);
         long i = first;
-        if (Wide)
-        {
-            int period = 16 * channels;
-            float* scales = Scratch.Get(ScratchSlot.Chunk, 2L * period), shifts = scales + period;
-            for (int j = 0; j < period; j++)
-                (scales[j], shifts[j]) = (scale[j % channels], shift[j % channels]);
-            var output = new Output512(codes);
-            for (; i + period <= end; i += period)
-                for (int j = 0; j < period; j += 16)
-                    Store16<CodesOut>(output, i + j, Avx512F.FusedMultiplyAdd(Vector512.Load(x + i + j), Vector512.Load(scales + j), Vector512.Load(shifts + j)));
-        }
-        else if (Vector256.IsHardwareAccelerated && Fma.IsSupported)
+        if (Vector256.IsHardwareAccelerated && Fma.IsSupported)
         {
             int period = 8 * channels;
             float* scales = Scratch.Get(ScratchSlot.Chunk, 2L * period), shifts = scales + period;
