@@ -223,12 +223,10 @@ public static unsafe class Requantize
     // One pass, 16 outputs a vector: scale, bias, activation (added into the row sums) and then the output's grid or
     // codes, no float written in between (the epilogue was half of a thin layer's time). The rows go through one
     // 16-channel column at a time, its scale and bias loaded once and its row sums added in a register (in row order,
-    // as the two-pass path adds them): adding them in memory row by row made each row's overlapping last vector load
-    // what the vector before it had just stored in part, a store the CPU cannot forward, and it waited for the store
-    // to finish, on every row. A row's last vector ends at n, overlapping the one before it, which it recomputes to
-    // the same values (and adds to the row sums only in the lanes it adds). The arithmetic is the two-pass path's at
-    // 16 lanes (Swish as Elementwise.Swish computes it there), so both give the same bits. Never inlined: inside a
-    // kernel's loop the activation and grid would exceed the inliner's budget and stay calls.
+    // as the two-pass path adds them) and stored once. A row's last vector ends at n, overlapping the one before it,
+    // which it recomputes to the same values (and adds to the row sums only in the lanes it adds). The arithmetic is
+    // the two-pass path's at 16 lanes (Swish as Elementwise.Swish computes it there), so both give the same bits. Never
+    // inlined: inside a kernel's loop the activation and grid would exceed the inliner's budget and stay calls.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     static void StoreRows512<TSum, TRowSums, TForm>(in Int8Tensor y, TSum* c, float* multiplier, float* bias, int rows, int n, int width, Activation activation,
         float* rowSums) where TSum : unmanaged where TRowSums : struct, IFlag where TForm : struct, IOutputForm
