@@ -79,10 +79,12 @@ public static unsafe class Int8DepthwiseConv
     readonly struct QuadRowsJob(Int8Tensor y, Int8Tensor x, sbyte* quads, int* quadSums, float* multiplier, float* bias, ConvGeometry g,
         Activation activation, float* rowSums, byte* padding)
     {
-        // Quads per input row: one per output position pair at stride 1, one per output position at stride 2.
-        int QuadCount => g.StrideWidth == 1 ? (g.OutWidth + 1) / 2 : g.OutWidth;
+        // The output's extent (ConvGeometry computes it with a division each time it is asked) and the quads per input
+        // row: one per output position pair at stride 1, one per output position at stride 2.
+        readonly int outDepth = g.OutDepth, outHeight = g.OutHeight, outWidth = g.OutWidth;
+        readonly int quadCount = g.StrideWidth == 1 ? (g.OutWidth + 1) / 2 : g.OutWidth;
 
-        long QuadRowBytes => (long)QuadCount * 4 * g.InChannels;
+        long QuadRowBytes => (long)quadCount * 4 * g.InChannels;
 
         int WindowRows => (g.KernelHeight - 1) * g.InDepth + g.KernelDepth;
 
@@ -91,10 +93,10 @@ public static unsafe class Int8DepthwiseConv
             var job = this;
             // Bands of output rows: whole clips when there are enough of them for every thread twice, else clips cut
             // into as many bands as that takes (each band rereads the input rows at its edges).
-            int bands = Math.Clamp((2 * CpuParallel.MaxThreads + g.Batch - 1) / g.Batch, 1, g.OutHeight);
-            int bandRows = (g.OutHeight + bands - 1) / bands;
-            bands = (g.OutHeight + bandRows - 1) / bandRows;
-            int height = g.OutHeight;
+            int height = outHeight;
+            int bands = Math.Clamp((2 * CpuParallel.MaxThreads + g.Batch - 1) / g.Batch, 1, height);
+            int bandRows = (height + bands - 1) / bands;
+            bands = (height + bandRows - 1) / bandRows;
             CpuParallel.For(g.Batch * bands, chunk =>
             {
                 int n = chunk / bands, first = chunk % bands * bandRows;
@@ -111,14 +113,14 @@ public static unsafe class Int8DepthwiseConv
             int* held = (int*)scratch;
             byte* window = (byte*)(scratch + windowRows);
             new Span<int>(held, windowRows).Fill(-1);
-            int positions = Math.Max(g.OutWidth, 2 * QuadCount);
+            int positions = Math.Max(outWidth, 2 * quadCount);
             int* sums = (int*)Scratch.Get(ScratchSlot.Chunk, (long)positions * channels);
             int pairs = g.KernelDepth * g.KernelHeight;
             byte** pairRow = stackalloc byte*[pairs];
             sbyte** pairWeights = stackalloc sbyte*[pairs];
             int** pairWeightSums = stackalloc int*[pairs];
             for (int yy = firstRow; yy < endRow; yy++)
-                for (int z = 0; z < g.OutDepth; z++)
+                for (int z = 0; z < outDepth; z++)
                 {
                     AxisTaps zTaps = AxisTaps.OfOutput(z, g.KernelDepth, g.StrideDepth, g.PadDepth, g.InDepth);
                     AxisTaps yTaps = AxisTaps.OfOutput(yy, g.KernelHeight, g.StrideHeight, g.PadHeight, g.InHeight);
@@ -142,8 +144,8 @@ public static unsafe class Int8DepthwiseConv
                             pairWeightSums[pairCount++] = quadSums + pair * channels;
                         }
                     SumQuadRow(sums, new QuadTaps(pairRow, pairWeights, pairWeightSums, pairCount));
-                    long outputRow = ((long)n * g.OutDepth + z) * g.OutHeight + yy;
-                    Requantize.StoreRows(y.At(outputRow * g.OutWidth * channels), sums, multiplier, bias, g.OutWidth, channels, channels, activation,
+                    long outputRow = ((long)n * outDepth + z) * outHeight + yy;
+                    Requantize.StoreRows(y.At(outputRow * outWidth * channels), sums, multiplier, bias, outWidth, channels, channels, activation,
                         rowSums == null ? null : rowSums + outputRow * channels);
                 }
         }
@@ -155,7 +157,7 @@ public static unsafe class Int8DepthwiseConv
         void Rearrange(byte* target, byte* source)
         {
             nint channels = g.InChannels;
-            for (int q = 0; q < QuadCount; q++, target += 4 * channels)
+            for (int q = 0; q < quadCount; q++, target += 4 * channels)
             {
                 byte* c0 = Column(source, 2 * q), c1 = Column(source, 2 * q + 1), c2 = Column(source, 2 * q + 2), c3 = Column(source, 2 * q + 3);
                 for (nint c0Start = 0; c0Start < channels; c0Start += 16)
@@ -185,7 +187,7 @@ public static unsafe class Int8DepthwiseConv
         void SumQuadRow(int* sums, QuadTaps taps)
         {
             bool twoPerQuad = g.StrideWidth == 1;
-            int units = QuadCount, largest = twoPerQuad ? 4 : 8;
+            int units = quadCount, largest = twoPerQuad ? 4 : 8;
             for (int u = 0; u < units;)
             {
                 int block = largest;
@@ -286,10 +288,13 @@ public static unsafe class Int8DepthwiseConv
     readonly struct RowsJob(Int8Tensor y, Int8Tensor x, float* weight, float* multiplier, float* bias, ConvGeometry g, Activation activation,
         float* rowSums, byte* padding) : ISimdKernel
     {
+        // The output's extent, computed once (ConvGeometry divides each time it is asked).
+        readonly int outDepth = g.OutDepth, outHeight = g.OutHeight, outWidth = g.OutWidth;
+
         public void Run<TSimd, TVector>() where TSimd : struct, ISimd<TVector> where TVector : struct
         {
             var job = this;
-            int rows = g.Batch * g.OutDepth * g.OutHeight, rowsPerChunk = CpuParallel.ChunkCount(rows, MaxChunks);
+            int rows = g.Batch * outDepth * outHeight, rowsPerChunk = CpuParallel.ChunkCount(rows, MaxChunks);
             CpuParallel.For(CpuParallel.ChunkCount(rows, rowsPerChunk), chunk =>
             {
                 float* sums = Scratch.Get(ScratchSlot.Chunk, job.RowLength);
@@ -302,14 +307,14 @@ public static unsafe class Int8DepthwiseConv
         // takes the row sums of the floats it makes, when asked).
         void Row<TSimd, TVector>(float* sums, int row) where TSimd : struct, ISimd<TVector> where TVector : struct
         {
-            var (n, z, yy) = AxisTaps.RowAt(row, g.OutDepth, g.OutHeight);
+            var (n, z, yy) = AxisTaps.RowAt(row, outDepth, outHeight);
             SumRow<TSimd, TVector>(sums, n, z, yy);
-            long outputRow = ((long)n * g.OutDepth + z) * g.OutHeight + yy;
-            Requantize.StoreRows(y.At(outputRow * RowLength), sums, multiplier, bias, g.OutWidth, g.InChannels, g.InChannels, activation,
+            long outputRow = ((long)n * outDepth + z) * outHeight + yy;
+            Requantize.StoreRows(y.At(outputRow * RowLength), sums, multiplier, bias, outWidth, g.InChannels, g.InChannels, activation,
                 rowSums == null ? null : rowSums + outputRow * g.InChannels);
         }
 
-        int RowLength => g.OutWidth * g.InChannels;
+        int RowLength => outWidth * g.InChannels;
 
         // sums [oW, C] of output row (n, z, y): each (depth, height) tap pair's source row, then the width taps. Width 3
         // at stride 1 (X3D's) slides over the row in blocks of 8, 4, 2 or 1 positions; other widths take four positions
@@ -336,7 +341,7 @@ public static unsafe class Int8DepthwiseConv
             }
             byte** tapSource = stackalloc byte*[g.KernelVolume];
             float** tapWeight = stackalloc float*[g.KernelVolume];
-            for (int ox = 0; ox < g.OutWidth;)
+            for (int ox = 0; ox < outWidth;)
             {
                 AxisTaps xTaps = AxisTaps.OfOutput(ox, g.KernelWidth, g.StrideWidth, g.PadWidth, g.InWidth);
                 int taps = 0;
@@ -347,7 +352,7 @@ public static unsafe class Int8DepthwiseConv
                         tapWeight[taps] = weight + (nint)(pairTap[pair] + xTaps.First + t) * channels;
                     }
                 // Four positions with the same width taps share each weight load; one alone spreads its taps over four sums.
-                bool four = ox + 3 < g.OutWidth && AxisTaps.OfOutput(ox + 3, g.KernelWidth, g.StrideWidth, g.PadWidth, g.InWidth).SharesTapsWith(xTaps);
+                bool four = ox + 3 < outWidth && AxisTaps.OfOutput(ox + 3, g.KernelWidth, g.StrideWidth, g.PadWidth, g.InWidth).SharesTapsWith(xTaps);
                 float* target = sums + (nint)ox * channels;
                 if (four)
                     SumFour<TSimd, TVector>(target, tapSource, tapWeight, taps, (nint)g.StrideWidth * channels);
@@ -362,7 +367,7 @@ public static unsafe class Int8DepthwiseConv
         // fall in the padding point at a row of level-0 codes, so the row's ends need no taps of their own.
         void SlideRow<TSimd, TVector>(float* sums, byte** pairSource, int* pairTap, int pairCount) where TSimd : struct, ISimd<TVector> where TVector : struct
         {
-            int channels = g.InChannels, width = g.OutWidth;
+            int channels = g.InChannels, width = outWidth;
             byte** columns = stackalloc byte*[pairCount * (SlidePositions + 2)];
             for (int ox = 0; ox < width;)
             {
