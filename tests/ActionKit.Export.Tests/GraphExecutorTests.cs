@@ -65,7 +65,18 @@ public class GraphExecutorTests
         Assert.Contains("clips axis", error.Message);
     }
 
-    public static TheoryData<Int8Path> Paths => [.. Enum.GetValues<Int8Path>().Where(Int8Gemm.IsSupported)];
+    /// <summary>Every integer path this CPU has, with the tiny X3D's block 8 channels wide and 16 (the width from which a depthwise convolution takes the vpdpbusd form).</summary>
+    public static TheoryData<Int8Path, int> Paths
+    {
+        get
+        {
+            var paths = new TheoryData<Int8Path, int>();
+            foreach (var path in Enum.GetValues<Int8Path>().Where(Int8Gemm.IsSupported))
+                foreach (int inner in new[] { 8, 16 })
+                    paths.Add(path, inner);
+            return paths;
+        }
+    }
 
     /// <summary>
     /// A quantized tiny X3D: its pointwise and depthwise convolutions run in integers on every path this CPU has, with
@@ -74,9 +85,9 @@ public class GraphExecutorTests
     /// </summary>
     [Theory]
     [MemberData(nameof(Paths))]
-    public void TheIntegerPathGivesWhatTheFakeQuantizeExecutorGives(Int8Path path)
+    public void TheIntegerPathGivesWhatTheFakeQuantizeExecutorGives(Int8Path path, int inner)
     {
-        var graph = SampleGraphs.TinyX3D(seed: 7);
+        var graph = SampleGraphs.TinyX3D(seed: 7, inner: inner);
         var calibration = new List<CalibrationBatch> { new(Pixels(4, 8), 4) };
         var quantized = PostTrainingQuantizer.Quantize(graph, calibration).Graph;
         var integer = new GraphExecutor(quantized);

@@ -5,8 +5,11 @@ namespace ActionKit.Export.Tests;
 /// <summary>Small networks with random weights that use every node type the X3D export uses.</summary>
 public static class SampleGraphs
 {
-    /// <summary>Input [N, 1, 3, 4, 9, 9] (N dynamic) to logits [N, 5], X3D-shaped: stem, one bottleneck with SE, head.</summary>
-    public static ModelGraph TinyX3D(int seed = 1, bool quantized = false)
+    /// <summary>
+    /// Input [N, 1, 3, 4, 9, 9] (N dynamic) to logits [N, 5], X3D-shaped: stem, one bottleneck with SE (<paramref name="inner"/>
+    /// channels inside it), head.
+    /// </summary>
+    public static ModelGraph TinyX3D(int seed = 1, bool quantized = false, int inner = 8)
     {
         var random = new Random(seed);
         var constants = new List<GraphConstant>();
@@ -51,21 +54,21 @@ public static class SampleGraphs
             QuantizedWeight(Constant("stem.1.weight", [6, 1, 3, 1, 1])), Constant("stem.1.bias", [6]), [1, 1, 1], [1, 0, 0], 6));
         nodes.Add(new UnaryNode("stem.relu", "stem", UnaryOp.Relu, "stem.t"));
         nodes.Add(new ConvNode("block.a", "block.a.conv", Quantized("stem", 0, 3f, 256),
-            QuantizedWeight(Constant("block.a.weight", [8, 6, 1, 1, 1])), Constant("block.a.bias", [8]), [1, 1, 1], [0, 0, 0], 1));
+            QuantizedWeight(Constant("block.a.weight", [inner, 6, 1, 1, 1])), Constant("block.a.bias", [inner]), [1, 1, 1], [0, 0, 0], 1));
         nodes.Add(new UnaryNode("block.a.relu", "block.a.out", UnaryOp.Relu, "block.a.conv"));
         nodes.Add(new ConvNode("block.b", "block.b.conv", Quantized("block.a.out", 0, 3f, 256),
-            QuantizedWeight(Constant("block.b.weight", [8, 1, 3, 3, 3])), Constant("block.b.bias", [8]), [1, 2, 2], [1, 1, 1], 8));
+            QuantizedWeight(Constant("block.b.weight", [inner, 1, 3, 3, 3])), Constant("block.b.bias", [inner]), [1, 2, 2], [1, 1, 1], inner));
         nodes.Add(new GlobalAveragePoolNode("block.se.pool", "block.se.pooled", "block.b.conv"));
-        nodes.Add(new ConvNode("block.se.fc1", "block.se.fc1.out", "block.se.pooled", Constant("block.se.fc1.weight", [4, 8, 1, 1, 1]),
-            Constant("block.se.fc1.bias", [4]), [1, 1, 1], [0, 0, 0], 1));
+        nodes.Add(new ConvNode("block.se.fc1", "block.se.fc1.out", "block.se.pooled", Constant("block.se.fc1.weight", [inner / 2, inner, 1, 1, 1]),
+            Constant("block.se.fc1.bias", [inner / 2]), [1, 1, 1], [0, 0, 0], 1));
         nodes.Add(new UnaryNode("block.se.relu", "block.se.relu.out", UnaryOp.Relu, "block.se.fc1.out"));
-        nodes.Add(new ConvNode("block.se.fc2", "block.se.fc2.out", "block.se.relu.out", Constant("block.se.fc2.weight", [8, 4, 1, 1, 1]),
-            Constant("block.se.fc2.bias", [8]), [1, 1, 1], [0, 0, 0], 1));
+        nodes.Add(new ConvNode("block.se.fc2", "block.se.fc2.out", "block.se.relu.out", Constant("block.se.fc2.weight", [inner, inner / 2, 1, 1, 1]),
+            Constant("block.se.fc2.bias", [inner]), [1, 1, 1], [0, 0, 0], 1));
         nodes.Add(new UnaryNode("block.se.gate", "block.se.scale", UnaryOp.Sigmoid, "block.se.fc2.out"));
         nodes.Add(new MulNode("block.se.mul", "block.se.out", "block.b.conv", "block.se.scale"));
         nodes.Add(new UnaryNode("block.swish", "block.swish.out", UnaryOp.Swish, "block.se.out"));
         nodes.Add(new ConvNode("block.c", "block.c.conv", Quantized("block.swish.out", -2f * 128 / 127, 2f, 256),
-            QuantizedWeight(Constant("block.c.weight", [6, 8, 1, 1, 1])), Constant("block.c.bias", [6]), [1, 1, 1], [0, 0, 0], 1));
+            QuantizedWeight(Constant("block.c.weight", [6, inner, 1, 1, 1])), Constant("block.c.bias", [6]), [1, 1, 1], [0, 0, 0], 1));
         nodes.Add(new ConvNode("block.short", "block.short.conv", Quantized("stem", 0, 3f, 256),
             QuantizedWeight(Constant("block.short.weight", [6, 6, 1, 1, 1])), Constant("block.short.bias", [6]), [1, 2, 2], [0, 0, 0], 1));
         nodes.Add(new AddNode("block.add", "block.sum", "block.c.conv", "block.short.conv"));
