@@ -295,8 +295,8 @@ public static unsafe class Requantize
 
     /// <summary>
     /// The low byte of each of 16 s32 lanes. vpmovdb straight to memory (what the JIT makes of narrowing and storing) is
-    /// a slow instruction on AMD's Zen 4, where it was a sixth of the INT8 graph's time; vpermb into a register and a
-    /// plain 16-byte store are not.
+    /// a slow instruction on AMD's Zen 4, the hottest one in the INT8 graph's profile there; vpermb into a register and
+    /// a plain 16-byte store are not.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector128<byte> LowBytes(Vector512<int> lanes) => Avx512Vbmi.IsSupported
