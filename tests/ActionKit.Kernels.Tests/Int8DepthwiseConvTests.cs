@@ -70,6 +70,9 @@ public unsafe class Int8DepthwiseConvTests
                 // not take (the float form runs).
                 new ConvGeometry(2, 5, 7, 9, 24, 24, 3, 3, 3, StrideDepth: 2, StrideHeight: 2, PadDepth: 1, PadHeight: 1, PadWidth: 1),
                 new ConvGeometry(1, 2, 4, 10, 16, 16, 3, 3, 3, StrideWidth: 3, PadDepth: 1, PadHeight: 1, PadWidth: 1),
+                // A 1x3x3 kernel (one depth tap: a window of 2 · D + 1 rows) and a 3x1x3 one (height taps alone).
+                new ConvGeometry(2, 3, 6, 11, 20, 20, 1, 3, 3, PadHeight: 1, PadWidth: 1),
+                new ConvGeometry(1, 4, 5, 9, 17, 17, 3, 1, 3, StrideWidth: 2, PadDepth: 1, PadWidth: 1),
             };
             foreach (var row in DepthwiseConv3dTests.Geometries)
                 geometries.Add(row);
