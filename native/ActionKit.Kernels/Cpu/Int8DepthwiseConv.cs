@@ -120,10 +120,11 @@ public static unsafe class Int8DepthwiseConv
             sbyte** pairWeights = stackalloc sbyte*[pairs];
             int** pairWeightSums = stackalloc int*[pairs];
             for (int yy = firstRow; yy < endRow; yy++)
+            {
+                AxisTaps yTaps = AxisTaps.OfOutput(yy, g.KernelHeight, g.StrideHeight, g.PadHeight, g.InHeight);
                 for (int z = 0; z < outDepth; z++)
                 {
                     AxisTaps zTaps = AxisTaps.OfOutput(z, g.KernelDepth, g.StrideDepth, g.PadDepth, g.InDepth);
-                    AxisTaps yTaps = AxisTaps.OfOutput(yy, g.KernelHeight, g.StrideHeight, g.PadHeight, g.InHeight);
                     int pairCount = 0;
                     for (int j = 0; j < yTaps.Count; j++)
                         for (int i = 0; i < zTaps.Count; i++)
@@ -148,6 +149,7 @@ public static unsafe class Int8DepthwiseConv
                     Requantize.StoreRows(y.At(outputRow * outWidth * channels), sums, multiplier, bias, outWidth, channels, channels, activation,
                         rowSums == null ? null : rowSums + outputRow * channels);
                 }
+            }
         }
 
         // Quad q of an input row holds, for each channel c, the codes of padded columns 2q .. 2q + 3 in bytes
